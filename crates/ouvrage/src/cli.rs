@@ -1,0 +1,226 @@
+//! The `ouvrage` command line.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::Application;
+use crate::config::{Config, ConfigArgs};
+use crate::db::Db;
+use crate::domain::{Email, Permissions, Role, check_password_strength};
+use crate::features::audit::{self, AuditActor};
+use crate::features::auth::password;
+use crate::features::users::account::{NewUser, create_user};
+use crate::on_db;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ouvrage",
+    version,
+    about = "Back office and client extranet for building-services firms.",
+    long_about = "Back office and client extranet for building-services firms.\n\n\
+        With no command: applies migrations, loads the demo data if the database is empty, and serves \
+        the site (http://127.0.0.1:8080 by default), printing the demo logins.\n\n\
+        Every option can also be set by its environment variable or in the TOML file given by --config."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web application (migrations are applied first). SIGTERM drains in-flight requests.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load the demo firm (tenant "demo", clients C001–C005, one login per role) into an empty database.
+    Demo,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create an account non-interactively.
+    Create {
+        /// Slug of the firm (tenant) the account belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// Login e-mail address.
+        #[arg(long)]
+        email: String,
+        /// admin, office, technician (the firm's staff), client_admin or client_user.
+        #[arg(long)]
+        role: String,
+        /// Client code, required for client_admin and client_user.
+        #[arg(long)]
+        client: Option<String>,
+        /// Display name [default: the e-mail address].
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from standard input (first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("erreur : impossible de démarrer : {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("erreur : {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("ouvrage=info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.config)?;
+    match cli.command {
+        None => {
+            let app = Application::build(config).await?;
+            let loaded = crate::demo::load_if_empty(&app.state.db).await?;
+            if loaded {
+                println!("Données de démonstration chargées.");
+            }
+            let demo = crate::demo::is_loaded(&app.state.db).await?;
+            print_banner(&app, demo);
+            app.run(None).await
+        }
+        Some(Command::Serve) => {
+            let app = Application::build(config).await?;
+            println!("ouvrage écoute sur http://{}", app.local_addr());
+            app.run(None).await
+        }
+        Some(Command::Migrate) => {
+            let db = open(&config).await?;
+            let applied = crate::db::migrate(&db).await?;
+            if applied.is_empty() {
+                println!("Base de données à jour.");
+            } else {
+                println!("Migrations appliquées : {applied:?}");
+            }
+            Ok(())
+        }
+        Some(Command::Demo) => {
+            let db = open(&config).await?;
+            crate::db::migrate(&db).await?;
+            if crate::demo::load_if_empty(&db).await? {
+                println!("Données de démonstration chargées.");
+                print_logins();
+                Ok(())
+            } else {
+                anyhow::bail!("la base de données contient déjà des données : la démonstration n'est chargée que dans une base vide")
+            }
+        }
+        Some(Command::User { command: UserCommand::Create { tenant, email, role, client, name, password_stdin: _ } }) => {
+            let db = open(&config).await?;
+            crate::db::migrate(&db).await?;
+            let mut line = String::new();
+            std::io::stdin().read_to_string(&mut line)?;
+            let password = line.lines().next().unwrap_or_default().to_string();
+            create_user_cli(&db, &tenant, &email, &role, client.as_deref(), name.as_deref(), password).await
+        }
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Db> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    Db::connect(&config.database_url).await
+}
+
+async fn create_user_cli(
+    db: &Db,
+    tenant: &str,
+    email: &str,
+    role: &str,
+    client: Option<&str>,
+    name: Option<&str>,
+    password: String,
+) -> anyhow::Result<()> {
+    let role = Role::parse(role).ok_or_else(|| {
+        anyhow::anyhow!("rôle inconnu « {role} » : admin, office, technician, client_admin ou client_user")
+    })?;
+    let email = Email::parse(email).map_err(anyhow::Error::msg)?;
+    check_password_strength(&password, email.as_str()).map_err(anyhow::Error::msg)?;
+    let tenant_id: crate::domain::TenantId = on_db!(db, |p| sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+        .bind(tenant)
+        .fetch_optional(p)
+        .await)?
+    .ok_or_else(|| anyhow::anyhow!("aucun prestataire (tenant) « {tenant} »"))?;
+    let client_id = match client {
+        Some(code) => Some(
+            on_db!(db, |p| sqlx::query_scalar::<_, crate::domain::ClientId>(
+                "SELECT id FROM clients WHERE tenant_id = $1 AND code = $2"
+            )
+            .bind(tenant_id)
+            .bind(code)
+            .fetch_optional(p)
+            .await)?
+            .ok_or_else(|| anyhow::anyhow!("aucun client de code « {code} » chez « {tenant} »"))?,
+        ),
+        None => None,
+    };
+    let hash = password::hash(password).await?;
+    let mut tx = db.begin().await?;
+    let id = create_user(
+        &mut tx,
+        NewUser {
+            tenant_id,
+            client_id,
+            contact_id: None,
+            full_name: name.unwrap_or(email.as_str()).to_string(),
+            email: email.clone(),
+            role,
+            permissions: Permissions::default(),
+            password_hash: hash,
+            temporary: false,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let who = AuditActor { tenant_id, user_id: None, label: "ligne de commande".into(), ip: String::new() };
+    audit::record(&mut tx, who, "create", "user", Some(id.0), &format!("Compte {} créé ({})", email.as_str(), role.label())).await?;
+    tx.commit().await?;
+    println!("Compte créé : {} ({}), id {}", email.as_str(), role.label(), id);
+    Ok(())
+}
+
+fn print_logins() {
+    println!("Comptes de démonstration (mot de passe : {}) :", crate::demo::DEMO_PASSWORD);
+    for (email, what) in crate::demo::DEMO_LOGINS {
+        println!("  {email:<26} {what}");
+    }
+}
+
+fn print_banner(app: &Application, demo: bool) {
+    println!();
+    println!("ouvrage est prêt : http://{}", app.local_addr());
+    if demo {
+        print_logins();
+    }
+    println!("Arrêt : Ctrl-C.");
+    println!();
+}

@@ -1,0 +1,225 @@
+//! Landing pages: `/` sends each user home, the two dashboards, and the sections whose
+//! capabilities are still to come (they say what will be there).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::db::Db;
+use crate::domain::time::fr_datetime;
+use crate::domain::{ClientId, TenantId};
+use crate::features::auth::home_for;
+use crate::http::{Actor, AppResult, ClientActor, Ctx, StaffActor, render};
+use crate::on_db;
+
+pub fn routes() -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/", get(root))
+        .route("/bo", get(bo_home))
+        .route("/espace", get(espace_home));
+    for s in SECTIONS {
+        r = r.route(s.path, get(section));
+    }
+    r
+}
+
+async fn root(actor: Option<Actor>) -> Response {
+    match actor {
+        Some(a) => Redirect::to(home_for(a.role)).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "bo/home.html")]
+struct BoHome {
+    ctx: Ctx,
+    tenant_name: String,
+    clients: i64,
+    contacts: i64,
+    client_users: i64,
+    recent: Vec<RecentEvent>,
+}
+
+pub struct RecentEvent {
+    pub when: String,
+    pub who: String,
+    pub summary: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecentRow {
+    created_at: i64,
+    actor_label: String,
+    summary: String,
+}
+
+async fn count(db: &Db, sql: &'static str, tenant: TenantId) -> Result<i64, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_scalar(sql).bind(tenant).fetch_one(p).await)
+}
+
+pub async fn tenant_name(db: &Db, tenant: TenantId) -> Result<String, sqlx::Error> {
+    on_db!(db, |p| sqlx::query_scalar("SELECT legal_name FROM tenants WHERE id = $1").bind(tenant).fetch_one(p).await)
+}
+
+async fn bo_home(State(state): State<AppState>, ctx: Ctx, StaffActor(actor): StaffActor) -> AppResult<Response> {
+    let t = actor.tenant_id;
+    let rows: Vec<RecentRow> = on_db!(&state.db, |p| sqlx::query_as(
+        "SELECT created_at, actor_label, summary FROM audit_log WHERE tenant_id = $1 AND action <> 'login' ORDER BY id DESC LIMIT 8"
+    )
+    .bind(t)
+    .fetch_all(p)
+    .await)?;
+    let page = BoHome {
+        ctx: ctx.with_nav("home"),
+        tenant_name: tenant_name(&state.db, t).await?,
+        clients: count(&state.db, "SELECT COUNT(*) FROM clients WHERE tenant_id = $1 AND NOT archived", t).await?,
+        contacts: count(&state.db, "SELECT COUNT(*) FROM contacts WHERE tenant_id = $1 AND NOT archived", t).await?,
+        client_users: count(&state.db, "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND client_id IS NOT NULL AND active", t).await?,
+        recent: rows
+            .into_iter()
+            .map(|r| RecentEvent { when: fr_datetime(r.created_at), who: r.actor_label, summary: r.summary })
+            .collect(),
+    };
+    Ok(render(&page)?.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "espace/home.html")]
+struct EspaceHome {
+    ctx: Ctx,
+    company: String,
+    tenant_name: String,
+    files: i64,
+}
+
+async fn espace_home(State(state): State<AppState>, ctx: Ctx, actor: ClientActor) -> AppResult<Response> {
+    let client: ClientId = actor.client_id();
+    let t = actor.0.tenant_id;
+    let company: String = on_db!(&state.db, |p| sqlx::query_scalar("SELECT name FROM clients WHERE tenant_id = $1 AND id = $2")
+        .bind(t)
+        .bind(client)
+        .fetch_one(p)
+        .await)?;
+    let files: i64 = on_db!(&state.db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE tenant_id = $1 AND client_id = $2")
+        .bind(t)
+        .bind(client)
+        .fetch_one(p)
+        .await)?;
+    let page = EspaceHome { ctx: ctx.with_nav("home"), company, tenant_name: tenant_name(&state.db, t).await?, files };
+    Ok(render(&page)?.into_response())
+}
+
+/// A section of the product whose capability is on its way: the page says what it will do.
+struct Section {
+    path: &'static str,
+    staff: bool,
+    nav: &'static str,
+    title: &'static str,
+    coming: &'static [&'static str],
+}
+
+const SECTIONS: &[Section] = &[
+    Section {
+        path: "/bo/chantiers",
+        staff: true,
+        nav: "sites",
+        title: "Chantiers et sites",
+        coming: &[
+            "Chantiers créés à partir de l'étude thermique (RSET RT2012, RSEE RE2020), sans doublon.",
+            "Résidences et logements des contrats collectifs, locaux tertiaires.",
+            "Recherche par nom, code postal, ville, conducteur de travaux, dates d'intervention ; export Excel.",
+        ],
+    },
+    Section {
+        path: "/bo/planning",
+        staff: true,
+        nav: "planning",
+        title: "Planning",
+        coming: &[
+            "Interventions planifiées par jour et par technicien.",
+            "Réponse aux demandes d'intervention des clients : acceptation, date proposée, refus motivé.",
+        ],
+    },
+    Section {
+        path: "/bo/documents",
+        staff: true,
+        nav: "documents",
+        title: "Documents",
+        coming: &[
+            "Documents typés par chantier (plans, permis, justificatifs, photos…), avec versions.",
+            "Données et documents attendus par prestation, à valider ou refuser avec motif.",
+            "Justificatifs à signer, signature papier ou électronique scellée.",
+        ],
+    },
+    Section {
+        path: "/bo/facturation",
+        staff: true,
+        nav: "billing",
+        title: "Facturation",
+        coming: &[
+            "Devis, factures et avoirs numérotés sans trou, au format Factur-X.",
+            "Dépôt Chorus Pro pour les clients publics et suivi des statuts.",
+        ],
+    },
+    Section {
+        path: "/bo/messagerie",
+        staff: true,
+        nav: "messages",
+        title: "Messagerie",
+        coming: &[
+            "Boîte partagée des fils de discussion de tous les clients, par chantier et par sujet.",
+            "Affectation à un membre de l'équipe, statut ouvert / répondu / clos.",
+        ],
+    },
+    Section {
+        path: "/espace/chantiers",
+        staff: false,
+        nav: "sites",
+        title: "Mes chantiers",
+        coming: &[
+            "Vos chantiers, créés en déposant l'étude thermique (fichier XML) de la construction.",
+            "Recherche par nom, code postal, ville, conducteur de travaux et dates d'intervention ; export Excel.",
+        ],
+    },
+    Section {
+        path: "/espace/actions",
+        staff: false,
+        nav: "actions",
+        title: "Mes actions",
+        coming: &[
+            "Demander une intervention sur un chantier.",
+            "Déposer un document, signer un justificatif.",
+        ],
+    },
+    Section {
+        path: "/espace/messagerie",
+        staff: false,
+        nav: "messages",
+        title: "Messagerie",
+        coming: &[
+            "Vos échanges avec nos équipes, par chantier et par sujet, avec pièces jointes.",
+        ],
+    },
+];
+
+#[derive(Template)]
+#[template(path = "section.html")]
+struct SectionPage {
+    ctx: Ctx,
+    title: &'static str,
+    coming: &'static [&'static str],
+}
+
+async fn section(ctx: Ctx, actor: Actor, uri: axum::http::Uri) -> AppResult<Response> {
+    let Some(s) = SECTIONS.iter().find(|s| s.path == uri.path()) else {
+        return Err(crate::http::AppError::NotFound);
+    };
+    if s.staff != actor.is_staff() {
+        return Err(crate::http::AppError::Forbidden);
+    }
+    Ok(render(&SectionPage { ctx: ctx.with_nav(s.nav), title: s.title, coming: s.coming })?.into_response())
+}

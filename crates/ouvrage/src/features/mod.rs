@@ -1,0 +1,27 @@
+//! The product, one folder per capability: each owns its routes, queries, templates and rules.
+
+pub mod audit;
+pub mod auth;
+pub mod clients;
+pub mod files;
+pub mod health;
+pub mod home;
+pub mod jobs;
+pub mod mail;
+pub mod users;
+pub mod workers;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(health::routes())
+        .merge(auth::routes())
+        .merge(home::routes())
+        .merge(clients::routes())
+        .merge(users::routes())
+        .merge(files::routes())
+        .merge(audit::routes())
+}

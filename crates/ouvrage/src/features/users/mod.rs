@@ -1,0 +1,11 @@
+//! Accounts of staff and client users.
+
+pub mod account;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

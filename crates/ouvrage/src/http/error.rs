@@ -1,0 +1,113 @@
+//! One error type for pages: every failure becomes a French page with the right status, and
+//! nothing internal leaks to the browser.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Unknown route, or an object outside the actor's scope: the same answer for both, so
+    /// guessing ids reveals nothing.
+    #[error("introuvable")]
+    NotFound,
+    #[error("accès refusé")]
+    Forbidden,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("formulaire expiré")]
+    Csrf,
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("non connecté")]
+    Unauthenticated { next: String },
+    #[error("changement de mot de passe requis")]
+    MustChangePassword,
+    #[error("service indisponible")]
+    Unavailable,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::error!(error = %e, "database unavailable");
+                AppError::Unavailable
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let page = ErrorPage { status: status.as_u16(), title, message };
+    let body = page.render().unwrap_or_else(|_| format!("<h1>{title}</h1>"));
+    (status, Html(body)).into_response()
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::NotFound => error_page(
+                StatusCode::NOT_FOUND,
+                "Page introuvable",
+                "Cette page n'existe pas, ou vous n'y avez pas accès.",
+            ),
+            AppError::Forbidden => error_page(
+                StatusCode::FORBIDDEN,
+                "Accès refusé",
+                "Votre compte ne donne pas accès à cette partie de l'application.",
+            ),
+            AppError::BadRequest(msg) => error_page(StatusCode::BAD_REQUEST, "Demande invalide", &msg),
+            AppError::Csrf => error_page(
+                StatusCode::FORBIDDEN,
+                "Formulaire expiré",
+                "Ce formulaire a expiré ou ne vient pas de cette application. Rechargez la page et recommencez.",
+            ),
+            AppError::TooManyRequests(msg) => error_page(StatusCode::TOO_MANY_REQUESTS, "Trop de tentatives", &msg),
+            AppError::PayloadTooLarge(msg) => error_page(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop volumineux", &msg),
+            AppError::Unauthenticated { next } => {
+                let target = if next.is_empty() || next == "/" {
+                    "/login".to_string()
+                } else {
+                    format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>())
+                };
+                Redirect::to(&target).into_response()
+            }
+            AppError::MustChangePassword => Redirect::to("/mot-de-passe/changer").into_response(),
+            AppError::Unavailable => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service momentanément indisponible",
+                "La base de données ne répond pas. Réessayez dans quelques instants.",
+            ),
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Erreur interne",
+                    "Une erreur inattendue s'est produite. Elle a été enregistrée ; réessayez plus tard.",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! What every page's layout needs: the CSRF token, who is logged in, which menu entry is
+//! active and the one-line confirmation of the last action.
+
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Html;
+
+use super::actor::Actor;
+use super::csrf::CsrfToken;
+use super::error::{AppError, AppResult};
+use crate::app::AppState;
+use crate::domain::Role;
+
+/// The active entry of the navigation.
+pub type Nav = &'static str;
+
+#[derive(Clone, Debug, Default)]
+pub struct Ctx {
+    pub csrf: String,
+    /// "public", "bo" or "espace": which navigation the layout shows.
+    pub area: &'static str,
+    pub nav: Nav,
+    pub user_name: String,
+    pub role_label: String,
+    pub is_admin: bool,
+    pub flash: Option<&'static str>,
+}
+
+impl Ctx {
+    pub fn with_nav(mut self, nav: Nav) -> Ctx {
+        self.nav = nav;
+        self
+    }
+
+    /// `"active"` for the current menu entry, for its CSS class and `aria-current`.
+    pub fn active(&self, entry: &str) -> &'static str {
+        if self.nav == entry { "active" } else { "" }
+    }
+
+    pub fn is_active(&self, entry: &str) -> bool {
+        self.nav == entry
+    }
+}
+
+/// Confirmations carried across a redirect as `?msg=CODE`: only known codes are shown, so the
+/// URL cannot inject text.
+fn flash_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "enregistre" => "Modifications enregistrées.",
+        "cree" => "Création enregistrée.",
+        "mot-de-passe" => "Votre mot de passe a été modifié.",
+        "deconnecte" => "Vous êtes déconnecté.",
+        "reinitialise" => "Votre mot de passe a été réinitialisé : vous pouvez vous connecter.",
+        "envoye" => "Envoyé.",
+        "fichier" => "Fichier ajouté.",
+        "acces" => "Accès créé : l'utilisateur reçoit ses identifiants par e-mail.",
+        _ => return None,
+    })
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let csrf = parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default();
+        let flash = parts
+            .uri
+            .query()
+            .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "msg"))
+            .and_then(|(_, v)| flash_text(&v));
+        let actor = <Actor as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .unwrap_or(None);
+        Ok(match actor {
+            Some(a) => Ctx {
+                csrf,
+                area: if a.is_staff() { "bo" } else { "espace" },
+                nav: "",
+                user_name: a.full_name.clone(),
+                role_label: a.role.label().to_string(),
+                is_admin: a.role == Role::Admin,
+                flash,
+            },
+            None => Ctx { csrf, area: "public", flash, ..Ctx::default() },
+        })
+    }
+}
+
+pub fn render<T: Template>(page: &T) -> AppResult<Html<String>> {
+    Ok(Html(page.render()?))
+}
