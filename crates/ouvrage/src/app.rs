@@ -55,13 +55,14 @@ impl AppState {
 async fn load_or_create_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
     let candidate = crate::http::session::random_token();
     // Insert-if-absent, then read: concurrent first starts agree on one secret.
-    exec_db!(db, |p| sqlx::query("INSERT INTO settings (key, value) VALUES ('secret_key', $1) ON CONFLICT (key) DO NOTHING")
-        .bind(&candidate)
-        .execute(p)
-        .await)?;
-    let value: String = on_db!(db, |p| sqlx::query_scalar("SELECT value FROM settings WHERE key = 'secret_key'")
-        .fetch_one(p)
-        .await)?;
+    exec_db!(db, |p| sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ('secret_key', $1) ON CONFLICT (key) DO NOTHING"
+    )
+    .bind(&candidate)
+    .execute(p)
+    .await)?;
+    let value: String =
+        on_db!(db, |p| sqlx::query_scalar("SELECT value FROM settings WHERE key = 'secret_key'").fetch_one(p).await)?;
     Ok(value.into_bytes())
 }
 

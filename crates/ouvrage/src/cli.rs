@@ -132,10 +132,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_logins();
                 Ok(())
             } else {
-                anyhow::bail!("la base de données contient déjà des données : la démonstration n'est chargée que dans une base vide")
+                anyhow::bail!(
+                    "la base de données contient déjà des données : la démonstration n'est chargée que dans une base vide"
+                )
             }
         }
-        Some(Command::User { command: UserCommand::Create { tenant, email, role, client, name, password_stdin: _ } }) => {
+        Some(Command::User {
+            command: UserCommand::Create { tenant, email, role, client, name, password_stdin: _ },
+        }) => {
             let db = open(&config).await?;
             crate::db::migrate(&db).await?;
             let mut line = String::new();
@@ -165,11 +169,12 @@ async fn create_user_cli(
     })?;
     let email = Email::parse(email).map_err(anyhow::Error::msg)?;
     check_password_strength(&password, email.as_str()).map_err(anyhow::Error::msg)?;
-    let tenant_id: crate::domain::TenantId = on_db!(db, |p| sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
-        .bind(tenant)
-        .fetch_optional(p)
-        .await)?
-    .ok_or_else(|| anyhow::anyhow!("aucun prestataire (tenant) « {tenant} »"))?;
+    let tenant_id: crate::domain::TenantId =
+        on_db!(db, |p| sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+            .bind(tenant)
+            .fetch_optional(p)
+            .await)?
+        .ok_or_else(|| anyhow::anyhow!("aucun prestataire (tenant) « {tenant} »"))?;
     let client_id = match client {
         Some(code) => Some(
             on_db!(db, |p| sqlx::query_scalar::<_, crate::domain::ClientId>(
@@ -202,7 +207,15 @@ async fn create_user_cli(
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let who = AuditActor { tenant_id, user_id: None, label: "ligne de commande".into(), ip: String::new() };
-    audit::record(&mut tx, who, "create", "user", Some(id.0), &format!("Compte {} créé ({})", email.as_str(), role.label())).await?;
+    audit::record(
+        &mut tx,
+        who,
+        "create",
+        "user",
+        Some(id.0),
+        &format!("Compte {} créé ({})", email.as_str(), role.label()),
+    )
+    .await?;
     tx.commit().await?;
     println!("Compte créé : {} ({}), id {}", email.as_str(), role.label(), id);
     Ok(())

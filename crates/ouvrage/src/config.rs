@@ -154,8 +154,7 @@ impl Config {
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("impossible de lire le fichier de configuration {} : {e}", path.display()))?;
-    toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("fichier de configuration {} invalide : {e}", path.display()))
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("fichier de configuration {} invalide : {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -167,11 +166,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ouvrage.toml");
         std::fs::write(&path, "addr = \"127.0.0.1:9000\"\nmail_from = \"Test <t@x.fr>\"\n").unwrap();
-        let args = ConfigArgs {
-            config: Some(path.clone()),
-            data: Some(dir.path().join("d")),
-            ..Default::default()
-        };
+        let args = ConfigArgs { config: Some(path.clone()), data: Some(dir.path().join("d")), ..Default::default() };
         let c = Config::load(&args).unwrap();
         assert_eq!(c.addr.port(), 9000);
         assert_eq!(c.mail_from, "Test <t@x.fr>");

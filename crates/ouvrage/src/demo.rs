@@ -91,7 +91,13 @@ const CLIENTS: &[DemoClient] = &[
         city: "Angers",
         billing_email: "syndic@trois-rivieres.test",
         phone: "02 41 20 30 40",
-        contacts: &[("Hélène", "Petit", "Gestionnaire de copropriétés", "h.petit@trois-rivieres.test", "06 67 89 01 23")],
+        contacts: &[(
+            "Hélène",
+            "Petit",
+            "Gestionnaire de copropriétés",
+            "h.petit@trois-rivieres.test",
+            "06 67 89 01 23",
+        )],
     },
     DemoClient {
         code: "C005",
@@ -108,7 +114,8 @@ const CLIENTS: &[DemoClient] = &[
 ];
 
 pub async fn is_loaded(db: &Db) -> Result<bool, sqlx::Error> {
-    let n: i64 = on_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE slug = 'demo'").fetch_one(p).await)?;
+    let n: i64 =
+        on_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM tenants WHERE slug = 'demo'").fetch_one(p).await)?;
     Ok(n > 0)
 }
 
@@ -127,18 +134,24 @@ pub async fn load_if_empty(db: &Db) -> anyhow::Result<bool> {
 
 async fn load(tx: &mut Tx, hash: &str) -> anyhow::Result<()> {
     let now = now_ms();
-    let tenant: TenantId = on_tx!(tx, |c| sqlx::query_scalar(
+    let tenant: TenantId = on_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO tenants (slug, legal_name, siren, siret, vat_number, address_line1, postcode, city, phone, email, created_at)
          VALUES ('demo', 'Mesures & Contrôles Atlantique', '552100554', '55210055400013', 'FR19552100554',
                  '27 rue du Moulin', '44300', 'Nantes', '+33240000000', 'contact@mca-demo.test', $1) RETURNING id"
     )
     .bind(now)
     .fetch_one(c)
-    .await)?;
-    let who = || AuditActor { tenant_id: tenant, user_id: None, label: "données de démonstration".into(), ip: String::new() };
+    .await
+    })?;
+    let who =
+        || AuditActor {
+            tenant_id: tenant, user_id: None, label: "données de démonstration".into(), ip: String::new()
+        };
     let mut contact_ids: Vec<(&str, ClientId, ContactId, String)> = Vec::new();
     for c in CLIENTS {
-        let client: ClientId = on_tx!(tx, |conn| sqlx::query_scalar(
+        let client: ClientId = on_tx!(tx, |conn| {
+            sqlx::query_scalar(
             "INSERT INTO clients (tenant_id, code, name, kind, siret, address_line1, postcode, city, billing_email, phone,
                                   search_key, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id"
@@ -156,8 +169,10 @@ async fn load(tx: &mut Tx, hash: &str) -> anyhow::Result<()> {
         .bind(search_key(&[c.code, c.name, c.city, c.postcode]))
         .bind(now)
         .fetch_one(conn)
-        .await)?;
-        audit::record(tx, who(), "create", "client", Some(client.0), &format!("Client {} {} créé", c.code, c.name)).await?;
+        .await
+        })?;
+        audit::record(tx, who(), "create", "client", Some(client.0), &format!("Client {} {} créé", c.code, c.name))
+            .await?;
         for (first, last, title, email, phone) in c.contacts {
             let phone = parse_phone(phone).unwrap_or_default();
             let (phone_col, mobile_col) = if phone.starts_with("+336") || phone.starts_with("+337") {
@@ -165,7 +180,8 @@ async fn load(tx: &mut Tx, hash: &str) -> anyhow::Result<()> {
             } else {
                 (phone, String::new())
             };
-            let contact: ContactId = on_tx!(tx, |conn| sqlx::query_scalar(
+            let contact: ContactId = on_tx!(tx, |conn| {
+                sqlx::query_scalar(
                 "INSERT INTO contacts (tenant_id, client_id, first_name, last_name, job_title, email, phone, mobile, search_key,
                                        created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id"
@@ -181,7 +197,8 @@ async fn load(tx: &mut Tx, hash: &str) -> anyhow::Result<()> {
             .bind(search_key(&[first, last, email, title]))
             .bind(now)
             .fetch_one(conn)
-            .await)?;
+            .await
+            })?;
             contact_ids.push((email, client, contact, format!("{first} {last}")));
         }
     }
@@ -206,7 +223,8 @@ async fn load(tx: &mut Tx, hash: &str) -> anyhow::Result<()> {
             },
         )
         .await?;
-        audit::record(tx, who(), "create", "user", Some(id.0), &format!("Compte {email} créé ({})", role.label())).await?;
+        audit::record(tx, who(), "create", "user", Some(id.0), &format!("Compte {email} créé ({})", role.label()))
+            .await?;
     }
     let client_logins = [
         ("client.admin@demo.test", Role::ClientAdmin, vec![Permission::SignElectronically, Permission::SeeInvoices]),
@@ -234,7 +252,15 @@ async fn load(tx: &mut Tx, hash: &str) -> anyhow::Result<()> {
             },
         )
         .await?;
-        audit::record(tx, who(), "create", "user", Some(id.0), &format!("Accès extranet {email} créé ({})", role.label())).await?;
+        audit::record(
+            tx,
+            who(),
+            "create",
+            "user",
+            Some(id.0),
+            &format!("Accès extranet {email} créé ({})", role.label()),
+        )
+        .await?;
     }
     Ok(())
 }

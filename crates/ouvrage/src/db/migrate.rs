@@ -13,11 +13,8 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../../migrations/0001_foundation.sql"),
-}];
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "foundation", sql: include_str!("../../migrations/0001_foundation.sql") }];
 
 pub fn render(sql: &str, engine: Engine) -> String {
     let (keep, drop) = match engine {
@@ -53,23 +50,24 @@ pub fn render(sql: &str, engine: Engine) -> String {
 /// Safe when several instances start at once: PostgreSQL serialises them on an advisory lock,
 /// SQLite on its write lock.
 pub async fn migrate(db: &Db) -> anyhow::Result<Vec<i64>> {
-    exec_db!(db, |p| sqlx::raw_sql(
+    exec_db!(db, |p| {
+        sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
     )
     .execute(p)
-    .await)?;
+    .await
+    })?;
     let mut applied = Vec::new();
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
         if tx.engine() == Engine::Postgres {
             exec_tx!(&mut tx, |c| sqlx::query("SELECT pg_advisory_xact_lock(7318201)").execute(c).await)?;
         }
-        let done: Option<i64> = on_tx!(&mut tx, |c| sqlx::query_scalar(
-            "SELECT version FROM schema_migrations WHERE version = $1"
-        )
-        .bind(m.version)
-        .fetch_optional(c)
-        .await)?;
+        let done: Option<i64> =
+            on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(c)
+                .await)?;
         if done.is_some() {
             continue;
         }
@@ -96,7 +94,8 @@ mod tests {
 
     #[test]
     fn engine_blocks_are_kept_or_dropped() {
-        let sql = "a {{id_pk}}\n-- sqlite:begin\nlite\n-- sqlite:end\n-- postgres:begin\npg {{blob}}\n-- postgres:end\nz";
+        let sql =
+            "a {{id_pk}}\n-- sqlite:begin\nlite\n-- sqlite:end\n-- postgres:begin\npg {{blob}}\n-- postgres:end\nz";
         let lite = render(sql, Engine::Sqlite);
         assert!(lite.contains("lite") && !lite.contains("pg") && lite.contains("AUTOINCREMENT"));
         let pg = render(sql, Engine::Postgres);

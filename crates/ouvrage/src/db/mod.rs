@@ -99,11 +99,8 @@ impl Db {
     /// Opens the database named by `url` (`sqlite://…` or `postgres://…`).
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await?;
+            let pool =
+                PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
@@ -122,9 +119,7 @@ impl Db {
                 .await?;
             Ok(Db::Sqlite(pool))
         } else {
-            anyhow::bail!(
-                "adresse de base de données non reconnue : elle doit commencer par sqlite: ou postgres://"
-            )
+            anyhow::bail!("adresse de base de données non reconnue : elle doit commencer par sqlite: ou postgres://")
         }
     }
 

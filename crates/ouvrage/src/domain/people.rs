@@ -169,11 +169,7 @@ impl Email {
                     && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
                     && !local.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
             });
-        if valid {
-            Ok(Email(s))
-        } else {
-            Err(format!("« {} » n'est pas une adresse e-mail valide.", input.trim()))
-        }
+        if valid { Ok(Email(s)) } else { Err(format!("« {} » n'est pas une adresse e-mail valide.", input.trim())) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -192,7 +188,7 @@ pub fn parse_siret(input: &str) -> Result<String, String> {
     }
     // La Poste's SIRETs (SIREN 356000000) follow a different rule: sum of digits multiple of 5.
     let ok = if digits.starts_with("356000000") {
-        digits.bytes().map(|b| (b - b'0') as u32).sum::<u32>() % 5 == 0
+        digits.bytes().map(|b| (b - b'0') as u32).sum::<u32>().is_multiple_of(5)
     } else {
         luhn(&digits)
     };
@@ -226,7 +222,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A phone number stored in E.164 (`+33612345678`), read as French when no country is given.
@@ -278,8 +274,16 @@ pub fn check_password_strength(password: &str, email: &str) -> Result<(), String
         return Err("Le mot de passe ne doit pas contenir votre adresse e-mail.".into());
     }
     const WEAK: [&str; 10] = [
-        "motdepasse", "password", "azertyuiop", "0123456789", "1234567890", "qwertyuiop", "administrateur",
-        "soleil", "bonjour", "motdepasse1",
+        "motdepasse",
+        "password",
+        "azertyuiop",
+        "0123456789",
+        "1234567890",
+        "qwertyuiop",
+        "administrateur",
+        "soleil",
+        "bonjour",
+        "motdepasse1",
     ];
     if WEAK.iter().any(|w| lower.starts_with(w)) {
         return Err("Ce mot de passe est trop courant : choisissez-en un autre.".into());

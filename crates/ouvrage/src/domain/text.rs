@@ -22,18 +22,10 @@ pub fn search_key(parts: &[&str]) -> String {
     out.trim_end().to_string()
 }
 
-/// A LIKE pattern matching `query` anywhere in a search key, with LIKE's wildcards escaped.
+/// A LIKE pattern matching `query` anywhere in a search key. Folding drops LIKE's wildcards
+/// (`%`, `_`) and backslashes, so user input is always matched literally on both engines.
 pub fn like_pattern(query: &str) -> String {
-    let key = search_key(&[query]);
-    let mut p = String::from("%");
-    for c in key.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
+    format!("%{}%", search_key(&[query]))
 }
 
 fn fold_char(c: char) -> &'static str {
@@ -66,8 +58,8 @@ fn fold_char(c: char) -> &'static str {
 
 const fn ascii_table() -> [&'static str; 128] {
     const LETTERS: [&str; 36] = [
-        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r",
-        "s", "t", "u", "v", "w", "x", "y", "z", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
+        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v",
+        "w", "x", "y", "z", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
     ];
     let mut t = [""; 128];
     let mut i = 0;
@@ -90,6 +82,6 @@ mod tests {
     #[test]
     fn search_key_folds_case_accents_and_spacing() {
         assert_eq!(search_key(&["  Société  Générale", "Œuvre"]), "societe generale oeuvre");
-        assert_eq!(like_pattern("100%_x"), "%100\\%\\_x%");
+        assert_eq!(like_pattern("Société 100%_x"), "%societe 100 x%");
     }
 }

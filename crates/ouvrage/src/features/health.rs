@@ -52,11 +52,7 @@ pub async fn track_metrics(State(state): State<AppState>, req: Request, next: Ne
     let resp = next.run(req).await;
     state.metrics.in_flight.dec();
     state.metrics.latency.observe(start.elapsed().as_secs_f64());
-    state
-        .metrics
-        .requests
-        .get_or_create(&RequestLabels { method, status: resp.status().as_u16() })
-        .inc();
+    state.metrics.requests.get_or_create(&RequestLabels { method, status: resp.status().as_u16() }).inc();
     resp
 }
 
@@ -75,12 +71,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 /// Open on loopback; elsewhere it needs `Authorization: Bearer OUVRAGE_METRICS_TOKEN`.
-async fn metrics(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap) -> Response {
+async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let authorised = match &state.config.metrics_token {
-        Some(token) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.strip_prefix("Bearer ").is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), token.as_bytes()).into())),
+        Some(token) => headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.strip_prefix("Bearer ")
+                .is_some_and(|t| subtle::ConstantTimeEq::ct_eq(t.as_bytes(), token.as_bytes()).into())
+        }),
         None => peer.ip().is_loopback(),
     };
     if !authorised {
@@ -90,9 +90,5 @@ async fn metrics(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
     if prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }

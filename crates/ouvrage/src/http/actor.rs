@@ -68,11 +68,7 @@ struct SessionRow {
 }
 
 pub fn client_ip(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default()
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default()
 }
 
 /// Paths a user with a temporary password may still reach.
@@ -164,7 +160,6 @@ impl OptionalFromRequestParts<AppState> for Actor {
         }
     }
 }
-
 
 /// A member of the firm's staff (admin, office, technician).
 #[derive(Clone, Debug)]

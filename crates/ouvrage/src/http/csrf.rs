@@ -98,9 +98,9 @@ async fn provided_token(req: Request) -> Result<(String, Request), Response> {
         return Ok((String::new(), req));
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| {
-        AppError::PayloadTooLarge("Le formulaire envoyé est trop volumineux.".into()).into_response()
-    })?;
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge("Le formulaire envoyé est trop volumineux.".into()).into_response())?;
     let token = url::form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)
         .map(|(_, v)| v.into_owned())

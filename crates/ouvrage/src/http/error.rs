@@ -85,7 +85,9 @@ impl IntoResponse for AppError {
                 "Ce formulaire a expiré ou ne vient pas de cette application. Rechargez la page et recommencez.",
             ),
             AppError::TooManyRequests(msg) => error_page(StatusCode::TOO_MANY_REQUESTS, "Trop de tentatives", &msg),
-            AppError::PayloadTooLarge(msg) => error_page(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop volumineux", &msg),
+            AppError::PayloadTooLarge(msg) => {
+                error_page(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop volumineux", &msg)
+            }
             AppError::Unauthenticated { next } => {
                 let target = if next.is_empty() || next == "/" {
                     "/login".to_string()

@@ -29,12 +29,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, token))
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .build()
+    Cookie::build((SESSION_COOKIE, token)).path("/").http_only(true).secure(secure).same_site(SameSite::Lax).build()
 }
 
 pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
@@ -44,7 +39,13 @@ pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
 }
 
 /// Opens a session for the user; returns the cookie value.
-pub async fn create(db: &Db, user: UserId, tenant: TenantId, ip: &str, user_agent: &str) -> Result<String, sqlx::Error> {
+pub async fn create(
+    db: &Db,
+    user: UserId,
+    tenant: TenantId,
+    ip: &str,
+    user_agent: &str,
+) -> Result<String, sqlx::Error> {
     let token = random_token();
     let now = now_ms();
     let ua: String = user_agent.chars().take(300).collect();

@@ -8,8 +8,8 @@ pub use routes::routes;
 use crate::db::Tx;
 use crate::domain::time::now_ms;
 use crate::domain::{TenantId, UserId};
-use crate::http::Actor;
 use crate::exec_tx;
+use crate::http::Actor;
 
 /// Who did it, when there may be no logged-in user (CLI, demo loader, a public form).
 pub struct AuditActor {

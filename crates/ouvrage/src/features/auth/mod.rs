@@ -45,7 +45,8 @@ pub fn home_for(role: Role) -> &'static str {
 
 /// Only local paths are followed after login, so a crafted link cannot send users elsewhere.
 fn safe_next(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains("://")).then_some(next)
+    (next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains("://"))
+        .then_some(next)
 }
 
 #[derive(Template)]
@@ -109,7 +110,11 @@ async fn login(
         }
     }
     if email.is_empty() || form.password.is_empty() {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, "Saisissez votre adresse e-mail et votre mot de passe.".into(), ctx);
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Saisissez votre adresse e-mail et votre mot de passe.".into(),
+            ctx,
+        );
     }
     let account = store::account_by_email(&state.db, &email).await?.filter(|a| a.active);
     let ok = password::verify(form.password.clone(), account.as_ref().map(|a| a.password_hash.clone())).await;
@@ -187,7 +192,11 @@ async fn forgot(
 ) -> AppResult<Response> {
     let ip_key = format!("reset:{}", peer.ip());
     if store::locked_until(&state.db, &ip_key).await?.is_some() {
-        let page = ForgotPage { ctx, sent: false, error: Some("Trop de demandes depuis votre connexion. Réessayez dans une heure.".into()) };
+        let page = ForgotPage {
+            ctx,
+            sent: false,
+            error: Some("Trop de demandes depuis votre connexion. Réessayez dans une heure.".into()),
+        };
         return Ok((StatusCode::TOO_MANY_REQUESTS, render(&page)?).into_response());
     }
     store::record_failure(&state.db, &ip_key, RESET_REQUEST_LIMIT).await?;
@@ -203,7 +212,14 @@ async fn forgot(
         let token = random_token();
         let link = format!("{}/reinitialiser/{}", state.config.base_url, token);
         let mut tx = state.db.begin().await?;
-        store::insert_reset(&mut tx, &hash_token(&token), account.id, account.tenant_id, now_ms() + RESET_LINK_VALIDITY_MS).await?;
+        store::insert_reset(
+            &mut tx,
+            &hash_token(&token),
+            account.id,
+            account.tenant_id,
+            now_ms() + RESET_LINK_VALIDITY_MS,
+        )
+        .await?;
         mail::enqueue(
             &mut tx,
             OutgoingMail {
@@ -218,8 +234,21 @@ async fn forgot(
             },
         )
         .await?;
-        let who = AuditActor { tenant_id: account.tenant_id, user_id: Some(account.id), label: account.email.clone(), ip: peer.ip().to_string() };
-        audit::record(&mut tx, who, "password_reset_requested", "user", Some(account.id.0), "Demande de réinitialisation du mot de passe").await?;
+        let who = AuditActor {
+            tenant_id: account.tenant_id,
+            user_id: Some(account.id),
+            label: account.email.clone(),
+            ip: peer.ip().to_string(),
+        };
+        audit::record(
+            &mut tx,
+            who,
+            "password_reset_requested",
+            "user",
+            Some(account.id.0),
+            "Demande de réinitialisation du mot de passe",
+        )
+        .await?;
         tx.commit().await?;
         state.mail_wakeup.notify_one();
     }
@@ -286,8 +315,14 @@ async fn reset(
         return Err(expired_link());
     }
     store::set_password(&mut tx, user_id, &hash).await?;
-    let who = AuditActor { tenant_id: account.tenant_id, user_id: Some(user_id), label: account.email.clone(), ip: peer.ip().to_string() };
-    audit::record(&mut tx, who, "password_reset", "user", Some(user_id.0), "Mot de passe réinitialisé par lien e-mail").await?;
+    let who = AuditActor {
+        tenant_id: account.tenant_id,
+        user_id: Some(user_id),
+        label: account.email.clone(),
+        ip: peer.ip().to_string(),
+    };
+    audit::record(&mut tx, who, "password_reset", "user", Some(user_id.0), "Mot de passe réinitialisé par lien e-mail")
+        .await?;
     tx.commit().await?;
     // Whoever knew the old password is logged out everywhere.
     session::destroy_all_for_user(&state.db, user_id, None).await?;
@@ -308,7 +343,12 @@ async fn change_page(State(state): State<AppState>, ctx: Ctx, actor: Actor) -> A
     Ok(render(&ChangePage { ctx, forced, error: None })?.into_response())
 }
 
-async fn change(State(state): State<AppState>, ctx: Ctx, actor: Actor, Form(form): Form<NewPasswordForm>) -> AppResult<Response> {
+async fn change(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    actor: Actor,
+    Form(form): Form<NewPasswordForm>,
+) -> AppResult<Response> {
     let account = store::account_by_id(&state.db, actor.user_id).await?.ok_or(AppError::NotFound)?;
     let refuse = |msg: String, ctx: Ctx| -> AppResult<Response> {
         let page = ChangePage { ctx, forced: account.must_change_password, error: Some(msg) };
@@ -331,4 +371,3 @@ async fn change(State(state): State<AppState>, ctx: Ctx, actor: Actor, Form(form
     session::destroy_all_for_user(&state.db, actor.user_id, Some(&actor.session_hash)).await?;
     Ok(Redirect::to(&format!("{}?msg=mot-de-passe", home_for(actor.role))).into_response())
 }
-

@@ -17,10 +17,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Ok(hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
-        .to_string())
+    Ok(hasher().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("argon2: {e}"))?.to_string())
 }
 
 /// Verifies `password` against `stored`; with no stored hash (unknown account) it still spends

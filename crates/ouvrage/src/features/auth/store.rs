@@ -32,20 +32,26 @@ pub async fn account_by_id(db: &Db, id: UserId) -> Result<Option<LoginAccount>, 
 }
 
 pub async fn record_login(db: &Db, id: UserId) -> Result<(), sqlx::Error> {
-    exec_db!(db, |p| sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2").bind(now_ms()).bind(id).execute(p).await)?;
+    exec_db!(db, |p| sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+        .bind(now_ms())
+        .bind(id)
+        .execute(p)
+        .await)?;
     Ok(())
 }
 
 /// Replaces the password; a password set by its owner is never temporary.
 pub async fn set_password(tx: &mut Tx, id: UserId, hash: &str) -> Result<(), sqlx::Error> {
-    exec_tx!(tx, |c| sqlx::query(
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE users SET password_hash = $1, must_change_password = FALSE, temp_password_expires_at = NULL, updated_at = $2 WHERE id = $3"
     )
     .bind(hash)
     .bind(now_ms())
     .bind(id)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
@@ -59,10 +65,11 @@ pub struct Limit {
 
 /// When the key is locked, the time until which it stays locked.
 pub async fn locked_until(db: &Db, key: &str) -> Result<Option<i64>, sqlx::Error> {
-    let until: Option<Option<i64>> = on_db!(db, |p| sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE key = $1")
-        .bind(key)
-        .fetch_optional(p)
-        .await)?;
+    let until: Option<Option<i64>> =
+        on_db!(db, |p| sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(p)
+            .await)?;
     Ok(until.flatten().filter(|t| *t > now_ms()))
 }
 
@@ -83,12 +90,14 @@ pub async fn record_failure(db: &Db, key: &str, limit: Limit) -> Result<(), sqlx
     .fetch_one(p)
     .await)?;
     if failures >= limit.max {
-        exec_db!(db, |p| sqlx::query("UPDATE login_throttle SET locked_until = $1, failures = 0, window_start = $2 WHERE key = $3")
-            .bind(now + limit.lock_ms)
-            .bind(now)
-            .bind(key)
-            .execute(p)
-            .await)?;
+        exec_db!(db, |p| sqlx::query(
+            "UPDATE login_throttle SET locked_until = $1, failures = 0, window_start = $2 WHERE key = $3"
+        )
+        .bind(now + limit.lock_ms)
+        .bind(now)
+        .bind(key)
+        .execute(p)
+        .await)?;
     }
     Ok(())
 }
@@ -98,8 +107,15 @@ pub async fn clear(db: &Db, key: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-pub async fn insert_reset(tx: &mut Tx, token_hash: &str, user: UserId, tenant: TenantId, expires_at: i64) -> Result<(), sqlx::Error> {
-    exec_tx!(tx, |c| sqlx::query(
+pub async fn insert_reset(
+    tx: &mut Tx,
+    token_hash: &str,
+    user: UserId,
+    tenant: TenantId,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    exec_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO password_resets (token_hash, user_id, tenant_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)"
     )
     .bind(token_hash)
@@ -108,7 +124,8 @@ pub async fn insert_reset(tx: &mut Tx, token_hash: &str, user: UserId, tenant: T
     .bind(now_ms())
     .bind(expires_at)
     .execute(c)
-    .await)?;
+    .await
+    })?;
     Ok(())
 }
 
@@ -127,11 +144,13 @@ pub async fn valid_reset(db: &Db, token_hash: &str) -> Result<Option<UserId>, sq
 /// Marks the token used; `None` if it was already used or has expired (so two tabs cannot
 /// both use one link).
 pub async fn consume_reset(tx: &mut Tx, token_hash: &str) -> Result<Option<UserId>, sqlx::Error> {
-    on_tx!(tx, |c| sqlx::query_scalar(
+    on_tx!(tx, |c| {
+        sqlx::query_scalar(
         "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id"
     )
     .bind(now_ms())
     .bind(token_hash)
     .fetch_optional(c)
-    .await)
+    .await
+    })
 }

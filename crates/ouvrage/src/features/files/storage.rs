@@ -36,14 +36,18 @@ impl FileStore {
     pub fn from_config(config: &StorageConfig) -> anyhow::Result<FileStore> {
         let inner: Arc<dyn ObjectStore> = match config {
             StorageConfig::Local { root } => {
-                std::fs::create_dir_all(root)
-                    .map_err(|e| anyhow::anyhow!("impossible de créer le dossier de fichiers {} : {e}", root.display()))?;
+                std::fs::create_dir_all(root).map_err(|e| {
+                    anyhow::anyhow!("impossible de créer le dossier de fichiers {} : {e}", root.display())
+                })?;
                 Arc::new(LocalFileSystem::new_with_prefix(root)?)
             }
             StorageConfig::S3 { bucket, endpoint, region } => {
                 let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(region);
                 if let Some(ep) = endpoint {
-                    b = b.with_endpoint(ep).with_allow_http(ep.starts_with("http://")).with_virtual_hosted_style_request(false);
+                    b = b
+                        .with_endpoint(ep)
+                        .with_allow_http(ep.starts_with("http://"))
+                        .with_virtual_hosted_style_request(false);
                 }
                 Arc::new(b.build()?)
             }

@@ -16,10 +16,7 @@ use crate::http::{Actor, AppResult, ClientActor, Ctx, StaffActor, render};
 use crate::on_db;
 
 pub fn routes() -> Router<AppState> {
-    let mut r = Router::new()
-        .route("/", get(root))
-        .route("/bo", get(bo_home))
-        .route("/espace", get(espace_home));
+    let mut r = Router::new().route("/", get(root)).route("/bo", get(bo_home)).route("/espace", get(espace_home));
     for s in SECTIONS {
         r = r.route(s.path, get(section));
     }
@@ -67,18 +64,25 @@ pub async fn tenant_name(db: &Db, tenant: TenantId) -> Result<String, sqlx::Erro
 
 async fn bo_home(State(state): State<AppState>, ctx: Ctx, StaffActor(actor): StaffActor) -> AppResult<Response> {
     let t = actor.tenant_id;
-    let rows: Vec<RecentRow> = on_db!(&state.db, |p| sqlx::query_as(
+    let rows: Vec<RecentRow> = on_db!(&state.db, |p| {
+        sqlx::query_as(
         "SELECT created_at, actor_label, summary FROM audit_log WHERE tenant_id = $1 AND action <> 'login' ORDER BY id DESC LIMIT 8"
     )
     .bind(t)
     .fetch_all(p)
-    .await)?;
+    .await
+    })?;
     let page = BoHome {
         ctx: ctx.with_nav("home"),
         tenant_name: tenant_name(&state.db, t).await?,
         clients: count(&state.db, "SELECT COUNT(*) FROM clients WHERE tenant_id = $1 AND NOT archived", t).await?,
         contacts: count(&state.db, "SELECT COUNT(*) FROM contacts WHERE tenant_id = $1 AND NOT archived", t).await?,
-        client_users: count(&state.db, "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND client_id IS NOT NULL AND active", t).await?,
+        client_users: count(
+            &state.db,
+            "SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND client_id IS NOT NULL AND active",
+            t,
+        )
+        .await?,
         recent: rows
             .into_iter()
             .map(|r| RecentEvent { when: fr_datetime(r.created_at), who: r.actor_label, summary: r.summary })
@@ -99,16 +103,19 @@ struct EspaceHome {
 async fn espace_home(State(state): State<AppState>, ctx: Ctx, actor: ClientActor) -> AppResult<Response> {
     let client: ClientId = actor.client_id();
     let t = actor.0.tenant_id;
-    let company: String = on_db!(&state.db, |p| sqlx::query_scalar("SELECT name FROM clients WHERE tenant_id = $1 AND id = $2")
-        .bind(t)
-        .bind(client)
-        .fetch_one(p)
-        .await)?;
-    let files: i64 = on_db!(&state.db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM files WHERE tenant_id = $1 AND client_id = $2")
-        .bind(t)
-        .bind(client)
-        .fetch_one(p)
-        .await)?;
+    let company: String =
+        on_db!(&state.db, |p| sqlx::query_scalar("SELECT name FROM clients WHERE tenant_id = $1 AND id = $2")
+            .bind(t)
+            .bind(client)
+            .fetch_one(p)
+            .await)?;
+    let files: i64 = on_db!(&state.db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM files WHERE tenant_id = $1 AND client_id = $2"
+    )
+    .bind(t)
+    .bind(client)
+    .fetch_one(p)
+    .await)?;
     let page = EspaceHome { ctx: ctx.with_nav("home"), company, tenant_name: tenant_name(&state.db, t).await?, files };
     Ok(render(&page)?.into_response())
 }
@@ -190,19 +197,14 @@ const SECTIONS: &[Section] = &[
         staff: false,
         nav: "actions",
         title: "Mes actions",
-        coming: &[
-            "Demander une intervention sur un chantier.",
-            "Déposer un document, signer un justificatif.",
-        ],
+        coming: &["Demander une intervention sur un chantier.", "Déposer un document, signer un justificatif."],
     },
     Section {
         path: "/espace/messagerie",
         staff: false,
         nav: "messages",
         title: "Messagerie",
-        coming: &[
-            "Vos échanges avec nos équipes, par chantier et par sujet, avec pièces jointes.",
-        ],
+        coming: &["Vos échanges avec nos équipes, par chantier et par sujet, avec pièces jointes."],
     },
 ];
 

@@ -22,7 +22,8 @@ pub struct OutgoingMail {
 pub async fn enqueue(tx: &mut Tx, mail: OutgoingMail) -> Result<i64, sqlx::Error> {
     let now = now_ms();
     let message_id = format!("<{}@ouvrage>", crate::http::session::random_token());
-    on_tx!(tx, |c| sqlx::query_scalar(
+    on_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO outbox (tenant_id, message_id, to_addr, subject, body_text, body_html, status, attempts, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) RETURNING id"
     )
@@ -34,5 +35,6 @@ pub async fn enqueue(tx: &mut Tx, mail: OutgoingMail) -> Result<i64, sqlx::Error
     .bind(&mail.html)
     .bind(now)
     .fetch_one(c)
-    .await)
+    .await
+    })
 }

@@ -51,11 +51,12 @@ pub async fn create_user(tx: &mut Tx, new: NewUser) -> Result<UserId, CreateUser
     }
     if let Some(client) = new.client_id {
         // The client must belong to the same tenant: never link across firms.
-        let found: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar("SELECT id FROM clients WHERE id = $1 AND tenant_id = $2")
-            .bind(client)
-            .bind(new.tenant_id)
-            .fetch_optional(c)
-            .await)?;
+        let found: Option<i64> =
+            on_tx!(tx, |c| sqlx::query_scalar("SELECT id FROM clients WHERE id = $1 AND tenant_id = $2")
+                .bind(client)
+                .bind(new.tenant_id)
+                .fetch_optional(c)
+                .await)?;
         if found.is_none() {
             return Err(CreateUserError::ClientRequired);
         }

@@ -1,0 +1,7 @@
+//! Integration tests of the running application (one binary, modules per area). They run on
+//! SQLite by default and on PostgreSQL when OUVRAGE_TEST_POSTGRES is set.
+
+#[allow(dead_code)] // each area uses its part of the shared helpers
+mod support;
+
+mod auth;
