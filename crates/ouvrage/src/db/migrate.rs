@@ -5,7 +5,7 @@
 use sqlx::AssertSqlSafe;
 
 use super::{Db, Engine};
-use crate::{exec_db, exec_tx, on_tx};
+use crate::{exec_tx, on_tx};
 
 pub struct Migration {
     pub version: i64,
@@ -50,19 +50,21 @@ pub fn render(sql: &str, engine: Engine) -> String {
 /// Safe when several instances start at once: PostgreSQL serialises them on an advisory lock,
 /// SQLite on its write lock.
 pub async fn migrate(db: &Db) -> anyhow::Result<Vec<i64>> {
-    exec_db!(db, |p| {
-        sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
-    )
-    .execute(p)
-    .await
-    })?;
     let mut applied = Vec::new();
     for m in MIGRATIONS {
         let mut tx = db.begin().await?;
         if tx.engine() == Engine::Postgres {
+            // Taken before anything else, even creating the bookkeeping table, which PostgreSQL
+            // cannot do twice concurrently.
             exec_tx!(&mut tx, |c| sqlx::query("SELECT pg_advisory_xact_lock(7318201)").execute(c).await)?;
         }
+        exec_tx!(&mut tx, |c| {
+            sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+        )
+        .execute(c)
+        .await
+        })?;
         let done: Option<i64> =
             on_tx!(&mut tx, |c| sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(m.version)
