@@ -1,0 +1,472 @@
+//! The isolation matrix: every route × every kind of actor × objects of another client of the
+//! same firm and of another firm. A forged id answers 404 (or 403 where the whole area is
+//! closed to the role), the body shows nothing of the other party, and nothing of theirs
+//! changes. The table below must list every route the application registers: a test scans the
+//! feature sources and fails when a route is missing from it.
+
+use std::collections::BTreeSet;
+
+use ouvrage::db::Db;
+use ouvrage::features::files::FileStore;
+use ouvrage::on_db;
+
+use crate::support::*;
+
+/// Who may use a route on their own objects.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Access {
+    /// Anyone, logged in or not.
+    Public,
+    /// Any logged-in user.
+    Anyone,
+    /// The firm's staff (admin, office, technician).
+    Staff,
+    /// Admin and office.
+    Office,
+    /// The firm's admin.
+    Admin,
+    /// Extranet users (client admin and client user).
+    Client,
+}
+
+struct Case {
+    method: &'static str,
+    /// Placeholders: {client} {contact} {user} {file}, replaced by the ids of the object set under test.
+    path: &'static str,
+    /// Form fields sent with POSTs (placeholders allowed), on top of the CSRF token.
+    form: &'static [(&'static str, &'static str)],
+    access: Access,
+}
+
+const fn get(path: &'static str, access: Access) -> Case {
+    Case { method: "GET", path, form: &[], access }
+}
+
+const fn post(path: &'static str, form: &'static [(&'static str, &'static str)], access: Access) -> Case {
+    Case { method: "POST", path, form, access }
+}
+
+/// Fields that would satisfy most forms, so that a refusal comes from scoping, not validation.
+const FORM: &[(&str, &str)] = &[
+    ("name", "Pirate SARL"),
+    ("code", "PIR01"),
+    ("kind", "builder"),
+    ("last_name", "Pirate"),
+    ("first_name", "Jean"),
+    ("full_name", "Jean Pirate"),
+    ("email", "pirate@exemple.fr"),
+    ("role", "client_user"),
+    ("client_id", "{client}"),
+    ("contact_id", "{contact}"),
+    ("legal_name", "Pirate SARL"),
+    ("active", "on"),
+];
+
+const CASES: &[Case] = &[
+    get("/", Access::Public),
+    get("/login", Access::Public),
+    get("/mot-de-passe-oublie", Access::Public),
+    get("/healthz", Access::Public),
+    get("/static/app.css", Access::Public),
+    get("/mot-de-passe/changer", Access::Anyone),
+    get("/bo", Access::Staff),
+    get("/bo/chantiers", Access::Staff),
+    get("/bo/planning", Access::Staff),
+    get("/bo/documents", Access::Staff),
+    get("/bo/facturation", Access::Staff),
+    get("/bo/messagerie", Access::Staff),
+    get("/espace", Access::Client),
+    get("/espace/chantiers", Access::Client),
+    get("/espace/actions", Access::Client),
+    get("/espace/messagerie", Access::Client),
+];
+
+/// Routes deliberately outside the matrix, with the reason.
+const NOT_IN_MATRIX: &[(&str, &str)] = &[
+    ("/login", "POST: the login form itself, covered by the auth tests"),
+    ("/logout", "POST: ends the caller's own session only"),
+    ("/mot-de-passe-oublie", "POST: answers the same whoever asks (auth tests)"),
+    ("/reinitialiser/{token}", "a secret token, not an id: covered by the password tests"),
+    ("/metrics", "loopback or bearer token only (schema tests)"),
+    ("/static/{name}", "public assets"),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anonymous,
+    Admin,
+    Office,
+    Technician,
+    ClientAdmin,
+    ClientUser,
+    OtherClientUser,
+    OtherTenantAdmin,
+    OtherTenantClient,
+}
+
+const EVERYONE: [Who; 9] = [
+    Who::Anonymous,
+    Who::Admin,
+    Who::Office,
+    Who::Technician,
+    Who::ClientAdmin,
+    Who::ClientUser,
+    Who::OtherClientUser,
+    Who::OtherTenantAdmin,
+    Who::OtherTenantClient,
+];
+
+impl Who {
+    fn email(self) -> Option<&'static str> {
+        Some(match self {
+            Who::Anonymous => return None,
+            Who::Admin => "admin@demo.test",
+            Who::Office => "bureau@demo.test",
+            Who::Technician => "technicien@demo.test",
+            Who::ClientAdmin => "client.admin@demo.test",
+            Who::ClientUser => "client@demo.test",
+            Who::OtherClientUser => "autre.client@demo.test",
+            Who::OtherTenantAdmin => "admin@beta.test",
+            Who::OtherTenantClient => "client@beta.test",
+        })
+    }
+
+    fn may(self, access: Access) -> bool {
+        use Who::*;
+        match access {
+            Access::Public => true,
+            Access::Anyone => self != Anonymous,
+            Access::Staff => matches!(self, Admin | Office | Technician | OtherTenantAdmin),
+            Access::Office => matches!(self, Admin | Office | OtherTenantAdmin),
+            Access::Admin => matches!(self, Admin | OtherTenantAdmin),
+            Access::Client => matches!(self, ClientAdmin | ClientUser | OtherClientUser | OtherTenantClient),
+        }
+    }
+}
+
+/// One client with a contact, an extranet user and a file: what an id can point at.
+#[derive(Clone, Debug)]
+struct ObjectSet {
+    label: &'static str,
+    client: i64,
+    contact: i64,
+    user: i64,
+    file: i64,
+    /// Strings only this set's pages show: none may appear on a page served to an outsider.
+    markers: Vec<String>,
+}
+
+struct World {
+    /// Demo firm, client C001.
+    c001: ObjectSet,
+    /// Demo firm, client C002.
+    c002: ObjectSet,
+    /// Another firm's client.
+    beta: ObjectSet,
+    beta_tenant: i64,
+}
+
+impl World {
+    /// The object sets `who` must not reach.
+    fn foreign_to(&self, who: Who) -> Vec<&ObjectSet> {
+        use Who::*;
+        match who {
+            Anonymous => vec![&self.c001, &self.c002, &self.beta],
+            Admin | Office | Technician => vec![&self.beta],
+            ClientAdmin | ClientUser => vec![&self.c002, &self.beta],
+            OtherClientUser => vec![&self.c001, &self.beta],
+            OtherTenantAdmin | OtherTenantClient => vec![&self.c001, &self.c002],
+        }
+    }
+
+    /// The object set `who` may reach with ids (the positive control).
+    fn own(&self, who: Who) -> Option<&ObjectSet> {
+        use Who::*;
+        match who {
+            Anonymous => None,
+            Admin | Office | Technician | ClientAdmin | ClientUser => Some(&self.c001),
+            OtherClientUser => Some(&self.c002),
+            OtherTenantAdmin | OtherTenantClient => Some(&self.beta),
+        }
+    }
+}
+
+fn fill(template: &str, set: &ObjectSet) -> String {
+    template
+        .replace("{client}", &set.client.to_string())
+        .replace("{contact}", &set.contact.to_string())
+        .replace("{user}", &set.user.to_string())
+        .replace("{file}", &set.file.to_string())
+}
+
+fn has_ids(path: &str) -> bool {
+    ["{client}", "{contact}", "{user}", "{file}"].iter().any(|p| path.contains(p))
+}
+
+async fn scalar(db: &Db, sql: &'static str, bind: &str) -> i64 {
+    on_db!(db, |p| sqlx::query_scalar(sql).bind(bind).fetch_one(p).await).unwrap()
+}
+
+async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_email: &str) -> ObjectSet {
+    let client = scalar(&app.db, "SELECT id FROM clients WHERE code = $1", code).await;
+    let (name,): (String,) =
+        on_db!(&app.db, |p| sqlx::query_as("SELECT name FROM clients WHERE id = $1").bind(client).fetch_one(p).await)
+            .unwrap();
+    let contact = on_db!(&app.db, |p| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM contacts WHERE client_id = $1 ORDER BY id LIMIT 1"
+    )
+    .bind(client)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let user = scalar(&app.db, "SELECT id FROM users WHERE email = $1", user_email).await;
+    let tenant = scalar(&app.db, "SELECT id FROM tenants WHERE slug = $1", "demo").await;
+    let file_name = format!("rapport-{code}-confidentiel.pdf");
+    let file = insert_file(&app.db, store, tenant, client, &file_name).await;
+    ObjectSet { label: code, client, contact, user, file, markers: vec![name, file_name] }
+}
+
+async fn insert_file(db: &Db, store: &FileStore, tenant: i64, client: i64, name: &str) -> i64 {
+    let bytes = format!("%PDF-1.4\n% {name}\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n");
+    let sha = store.put(bytes::Bytes::from(bytes.clone().into_bytes())).await.unwrap();
+    on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO files (tenant_id, client_id, sha256, size_bytes, content_type, original_name, created_at)
+         VALUES ($1, $2, $3, $4, 'application/pdf', $5, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(&sha)
+    .bind(bytes.len() as i64)
+    .bind(name)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+/// A second firm, with its own client, contact, users and file.
+async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
+    let hash = ouvrage::features::auth::password::hash("demo-ouvrage".into()).await.unwrap();
+    let db = &app.db;
+    let tenant = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO tenants (slug, legal_name, created_at) VALUES ('beta', 'Bêta Diagnostics', 0) RETURNING id"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let client = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO clients (tenant_id, code, name, kind, search_key, created_at, updated_at)
+         VALUES ($1, 'X001', 'Constructions Secrètes Bêta', 'builder', 'x001 constructions secretes beta', 0, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let contact = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO contacts (tenant_id, client_id, first_name, last_name, email, search_key, created_at, updated_at)
+         VALUES ($1, $2, 'Bérénice', 'Confidentielle-Bêta', 'berenice@beta-client.test', 'berenice confidentielle beta', 0, 0)
+         RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    for (email, role, client_id) in
+        [("admin@beta.test", "admin", None), ("client@beta.test", "client_user", Some(client))]
+    {
+        on_db!(db, |p| sqlx::query(
+            "INSERT INTO users (tenant_id, client_id, email, full_name, role, password_hash, search_key, created_at, updated_at)
+             VALUES ($1, $2, $3, 'Utilisateur Bêta', $4, $5, '', 0, 0)"
+        )
+        .bind(tenant)
+        .bind(client_id)
+        .bind(email)
+        .bind(role)
+        .bind(&hash)
+        .execute(p)
+        .await
+        .map(|_| ()))
+        .unwrap();
+    }
+    let user = scalar(db, "SELECT id FROM users WHERE email = $1", "client@beta.test").await;
+    let file = insert_file(db, store, tenant, client, "plan-secret-beta.pdf").await;
+    let set = ObjectSet {
+        label: "beta",
+        client,
+        contact,
+        user,
+        file,
+        markers: vec![
+            "Constructions Secrètes Bêta".into(),
+            "Confidentielle-Bêta".into(),
+            "plan-secret-beta.pdf".into(),
+            "client@beta.test".into(),
+        ],
+    };
+    (tenant, set)
+}
+
+/// Everything stored about an object set's client, to prove no request changed it.
+async fn snapshot(db: &Db, set: &ObjectSet) -> String {
+    let rows: Vec<(String,)> = on_db!(db, |p| sqlx::query_as(
+        "SELECT 'client ' || id || ' ' || name || ' ' || code || ' ' || siret || ' ' || archived FROM clients WHERE id = $1
+         UNION ALL SELECT 'contact ' || id || ' ' || last_name || ' ' || email || ' ' || archived FROM contacts WHERE client_id = $1
+         UNION ALL SELECT 'user ' || id || ' ' || email || ' ' || role || ' ' || active || ' ' || password_hash FROM users WHERE client_id = $1
+         UNION ALL SELECT 'file ' || id || ' ' || original_name FROM files WHERE client_id = $1
+         ORDER BY 1"
+    )
+    .bind(set.client)
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
+}
+
+async fn setup() -> (TestApp, World) {
+    let app = TestApp::spawn().await;
+    let store = FileStore::from_config(&app.config.storage).unwrap();
+    let c001 = demo_set(&app, &store, "C001", "client@demo.test").await;
+    let c002 = demo_set(&app, &store, "C002", "autre.client@demo.test").await;
+    let (beta_tenant, beta) = beta_firm(&app, &store).await;
+    (app, World { c001, c002, beta, beta_tenant })
+}
+
+async fn browser_for(app: &TestApp, who: Who) -> Browser {
+    match who.email() {
+        None => {
+            let b = app.client();
+            let _ = b.get("/login").await;
+            b
+        }
+        Some(email) => app.login(email).await,
+    }
+}
+
+#[tokio::test]
+async fn no_route_leaks_or_changes_another_clients_or_another_firms_objects() {
+    let (app, world) = setup().await;
+    assert!(world.beta_tenant > 0);
+    let before: Vec<String> =
+        futures::future::join_all([&world.c001, &world.c002, &world.beta].map(|s| snapshot(&app.db, s))).await;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for who in EVERYONE {
+        let b = browser_for(&app, who).await;
+        let token_page = if who == Who::Anonymous { "/login" } else { "/mot-de-passe/changer" };
+        for case in CASES {
+            let targets: Vec<Option<&ObjectSet>> =
+                if has_ids(case.path) { world.foreign_to(who).into_iter().map(Some).collect() } else { vec![None] };
+            for target in targets {
+                let path = target.map(|t| fill(case.path, t)).unwrap_or_else(|| case.path.to_string());
+                let resp = if case.method == "GET" {
+                    b.get(&path).await
+                } else {
+                    let fields: Vec<(String, String)> = case
+                        .form
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), target.map(|t| fill(v, t)).unwrap_or_else(|| v.to_string())))
+                        .collect();
+                    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    b.submit(token_page, &path, &refs).await
+                };
+                let status = resp.status().as_u16();
+                let to = location(&resp);
+                let body = resp.text().await.unwrap_or_default();
+                checked += 1;
+                let what = format!("{who:?} {} {path}", case.method);
+                // Nothing of anybody else's on the page.
+                for foreign in world.foreign_to(who) {
+                    if let Some(m) = foreign.markers.iter().find(|m| body.contains(m.as_str())) {
+                        failures.push(format!("{what}: shows «{m}» of {}", foreign.label));
+                    }
+                }
+                if target.is_some() {
+                    let refused = matches!(status, 403 | 404)
+                        || (who == Who::Anonymous && status == 303 && to.starts_with("/login"));
+                    if !refused {
+                        failures.push(format!("{what}: answered {status} for an object of {}", target.unwrap().label));
+                    }
+                } else if !who.may(case.access) && !matches!(status, 403 | 404 | 303 | 401) {
+                    failures.push(format!("{what}: answered {status} to a role that may not use it"));
+                }
+            }
+        }
+    }
+    let after: Vec<String> =
+        futures::future::join_all([&world.c001, &world.c002, &world.beta].map(|s| snapshot(&app.db, s))).await;
+    for ((b, a), set) in before.iter().zip(&after).zip(["C001", "C002", "beta"]) {
+        if b != a {
+            failures.push(format!("the objects of {set} changed:\nbefore:\n{b}\nafter:\n{a}"));
+        }
+    }
+    assert!(checked > 100, "the matrix ran {checked} requests");
+    assert!(failures.is_empty(), "{} leaks:\n{}", failures.len(), failures.join("\n"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn each_role_reaches_its_own_objects() {
+    // The positive control: the ids the matrix forges are real, and the pages do answer their
+    // owners, so a 404 above means a refusal, not a broken route.
+    let (app, world) = setup().await;
+    let mut failures = Vec::new();
+    for who in EVERYONE {
+        let Some(own) = world.own(who) else { continue };
+        let b = browser_for(&app, who).await;
+        for case in CASES.iter().filter(|c| c.method == "GET" && who.may(c.access)) {
+            let path = fill(case.path, own);
+            let status = b.get(&path).await.status().as_u16();
+            // Public pages send logged-in users home.
+            if !(status == 200 || (case.access == Access::Public && status == 303)) {
+                failures.push(format!("{who:?} GET {path}: {status}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    app.stop().await;
+}
+
+/// Every `.route("…")` registered by a feature, and every section path.
+fn registered_routes() -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for marker in [".route(\"", "path: \""] {
+                    for (i, _) in text.match_indices(marker) {
+                        let rest = &text[i + marker.len()..];
+                        if let Some(end) = rest.find('"') {
+                            found.insert(rest[..end].to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_registered_route_is_in_the_matrix() {
+    let covered: BTreeSet<String> = CASES
+        .iter()
+        .map(|c| c.path.split('?').next().unwrap().to_string())
+        .map(|p| {
+            p.replace("{client}", "{id}")
+                .replace("{contact}", "{id}")
+                .replace("{user}", "{id}")
+                .replace("{file}", "{id}")
+        })
+        .chain(NOT_IN_MATRIX.iter().map(|(p, _)| p.to_string()))
+        .collect();
+    let registered = registered_routes();
+    assert!(registered.contains("/login") && registered.contains("/bo"), "scan found {registered:?}");
+    let missing: Vec<_> = registered.iter().filter(|r| !covered.contains(r.as_str())).collect();
+    assert!(missing.is_empty(), "routes missing from the isolation matrix: {missing:?}");
+}
