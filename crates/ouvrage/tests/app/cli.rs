@@ -93,3 +93,32 @@ fn help_explains_each_option() {
         assert!(help.contains(needle), "--help mentions {needle}:\n{help}");
     }
 }
+
+#[tokio::test]
+async fn serve_answers_then_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let env = TestEnv::new().await;
+    let mut child = ouvrage(&env)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "serve prints where it listens: {line}");
+    let resp = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not stop after SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "serve exits 0 after draining: {status:?}");
+}
