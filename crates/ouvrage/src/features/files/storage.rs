@@ -2,6 +2,7 @@
 //! bucket, content-addressed by SHA-256 so the same bytes are stored once and a stored object
 //! can be checked against its name.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,6 +17,8 @@ use crate::config::StorageConfig;
 #[derive(Clone)]
 pub struct FileStore {
     inner: Arc<dyn ObjectStore>,
+    /// Set for the local directory backend: written files are synced to disk from there.
+    local_root: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -34,11 +37,13 @@ fn key(sha: &str) -> ObjectPath {
 
 impl FileStore {
     pub fn from_config(config: &StorageConfig) -> anyhow::Result<FileStore> {
+        let mut local_root = None;
         let inner: Arc<dyn ObjectStore> = match config {
             StorageConfig::Local { root } => {
                 std::fs::create_dir_all(root).map_err(|e| {
                     anyhow::anyhow!("impossible de créer le dossier de fichiers {} : {e}", root.display())
                 })?;
+                local_root = Some(root.clone());
                 Arc::new(LocalFileSystem::new_with_prefix(root)?)
             }
             StorageConfig::S3 { bucket, endpoint, region } => {
@@ -52,7 +57,7 @@ impl FileStore {
                 Arc::new(b.build()?)
             }
         };
-        Ok(FileStore { inner })
+        Ok(FileStore { inner, local_root })
     }
 
     /// Stores the bytes (if not already there) and returns their SHA-256. Returns only once the
@@ -66,7 +71,27 @@ impl FileStore {
             Err(e) => return Err(e),
         }
         self.inner.put(&path, PutPayload::from_bytes(bytes)).await?;
+        self.sync_local(&path).await?;
         Ok(sha)
+    }
+
+    /// The local backend writes a temporary file and renames it, without fsync: flush the file
+    /// and its directory so the bytes survive a power cut before the row pointing to them is
+    /// committed. (S3 acknowledges a PUT only once the object is durable.)
+    async fn sync_local(&self, path: &ObjectPath) -> Result<(), object_store::Error> {
+        let Some(root) = &self.local_root else { return Ok(()) };
+        let file = root.join(path.as_ref());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            #[cfg(unix)]
+            if let Some(dir) = file.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) })?
+        .map_err(|e| object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) })
     }
 
     pub async fn get(&self, sha: &str) -> Result<Bytes, object_store::Error> {
