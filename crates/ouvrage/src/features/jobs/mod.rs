@@ -1,6 +1,10 @@
 //! Durable background jobs and the periodic scheduler, in the database so they survive
-//! restarts and are shared safely by several app instances.
+//! restarts and are shared safely by several app instances. Job kinds and periodic schedules
+//! are listed in [`registry`]: start there to add one.
 
+pub mod purge;
+pub mod registry;
+pub mod scheduler;
 pub mod worker;
 
 use crate::db::Tx;

@@ -2,6 +2,7 @@
 //! transaction; the worker delivers it over SMTP (or writes an .eml file when no SMTP server
 //! is configured), with retries and backoff, so nothing is lost if the server is down.
 
+pub mod transport;
 pub mod worker;
 
 use crate::db::Tx;
