@@ -87,3 +87,27 @@ pub async fn create_user(tx: &mut Tx, new: NewUser) -> Result<UserId, CreateUser
         Err(e) => Err(e.into()),
     }
 }
+
+/// Replaces a user's password with a new temporary one (already hashed): it must be changed at
+/// the next login and stops working after [`TEMP_PASSWORD_VALIDITY_MS`]. Returns the rows
+/// changed (0 when the user is not in the tenant).
+pub async fn set_temporary_password(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    password_hash: &str,
+) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    crate::exec_tx!(tx, |c| sqlx::query(
+        "UPDATE users SET password_hash = $1, must_change_password = TRUE, temp_password_expires_at = $2,
+                updated_at = $3
+         WHERE id = $4 AND tenant_id = $5"
+    )
+    .bind(password_hash)
+    .bind(now + TEMP_PASSWORD_VALIDITY_MS)
+    .bind(now)
+    .bind(user)
+    .bind(tenant)
+    .execute(c)
+    .await)
+}
