@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{name}", axum::routing::get(assets::asset))
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(middleware::from_fn(crate::http::error::french_rejections))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::csrf_layer))
         .layer(middleware::from_fn_with_state(state.clone(), features::health::track_metrics))
         .layer(middleware::from_fn(security::security_headers))

@@ -77,7 +77,7 @@ pub enum StorageConfig {
     S3 { bucket: String, endpoint: Option<String>, region: String },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
@@ -92,6 +92,37 @@ pub struct Config {
     pub workers: bool,
     /// How often idle workers look for due work.
     pub worker_poll_ms: u64,
+}
+
+/// Written by hand so that secrets (SMTP and database passwords, the metrics token) never reach
+/// a log line.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("base_url", &self.base_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("storage", &self.storage)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("workers", &self.workers)
+            .finish()
+    }
+}
+
+/// The URL with its password replaced by `***`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<adresse illisible>".into(),
+    }
 }
 
 impl Config {
@@ -172,6 +203,11 @@ mod tests {
         assert_eq!(c.mail_from, "Test <t@x.fr>");
         assert!(c.database_url.starts_with("sqlite://") && c.database_url.ends_with("d/ouvrage.db"));
         assert_eq!(c.base_url, "http://127.0.0.1:9000");
+        let mut secret = c.clone();
+        secret.smtp_url = Some("smtp://user:motdepasse-secret@mail.exemple.fr:587".into());
+        secret.database_url = "postgres://app:autre-secret@db/ouvrage".into();
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("motdepasse-secret") && !shown.contains("autre-secret"), "{shown}");
         std::fs::write(&path, "adresse = 1\n").unwrap();
         assert!(Config::load(&args).unwrap_err().to_string().contains("invalide"));
     }

@@ -137,7 +137,7 @@ async fn load(tx: &mut Tx, hash: &str) -> anyhow::Result<()> {
     let tenant: TenantId = on_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO tenants (slug, legal_name, siren, siret, vat_number, address_line1, postcode, city, phone, email, created_at)
-         VALUES ('demo', 'Mesures & Contrôles Atlantique', '552100554', '55210055400013', 'FR19552100554',
+         VALUES ('demo', 'Mesures & Contrôles Atlantique', '552100554', '55210055400013', 'FR96552100554',
                  '27 rue du Moulin', '44300', 'Nantes', '+33240000000', 'contact@mca-demo.test', $1) RETURNING id"
     )
     .bind(now)

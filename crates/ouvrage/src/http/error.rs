@@ -113,3 +113,42 @@ impl IntoResponse for AppError {
         }
     }
 }
+
+/// Turns the framework's plain-text rejections (malformed query string or form, wrong method,
+/// body too large, timeout) into French pages with the same status. Our own pages are HTML and
+/// pass through untouched; the JSON API answers with its own problem documents.
+pub async fn french_rejections(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if api || !status.is_client_error() {
+        return resp;
+    }
+    let is_html = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if is_html {
+        return resp;
+    }
+    let (title, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ("Action impossible", "Cette adresse ne permet pas cette action."),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("Envoi trop volumineux", "Les données envoyées dépassent la taille autorisée.")
+        }
+        StatusCode::REQUEST_TIMEOUT => ("Délai dépassé", "La requête a pris trop de temps. Réessayez."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("Format non pris en charge", "Le formulaire envoyé n'a pas le format attendu.")
+        }
+        StatusCode::NOT_FOUND => ("Page introuvable", "Cette page n'existe pas, ou vous n'y avez pas accès."),
+        _ => ("Demande invalide", "La demande est mal formée : vérifiez l'adresse ou le formulaire et recommencez."),
+    };
+    let mut page = error_page(status, title, message);
+    for name in [axum::http::header::SET_COOKIE, axum::http::header::ALLOW] {
+        for v in resp.headers().get_all(&name) {
+            page.headers_mut().append(&name, v.clone());
+        }
+    }
+    page
+}

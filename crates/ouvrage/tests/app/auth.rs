@@ -116,6 +116,21 @@ async fn logout_ends_the_session() {
 }
 
 #[tokio::test]
+async fn malformed_requests_get_french_pages_not_plain_text() {
+    let app = TestApp::spawn().await;
+    let b = app.login("bureau@demo.test").await;
+    // A repeated query key the page cannot read, a wrong method, a form of the wrong type.
+    for (resp, status) in [(b.get("/bo/clients?q=a&q=b").await, 400), (b.get("/logout").await, 405)] {
+        assert_eq!(resp.status(), status);
+        let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/html"), "{ct}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("lang=\"fr\""), "{body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_pages_answer_404_in_french() {
     let app = TestApp::spawn().await;
     let (status, body) = app.client().get_text("/nulle-part").await;

@@ -6,5 +6,13 @@ mod support;
 
 mod auth;
 mod cli;
+mod clients;
+mod files;
 mod isolation;
+mod jobs;
+mod mail;
+mod passwords;
 mod schema;
+mod settings;
+mod smtp;
+mod users;

@@ -16,16 +16,14 @@ async fn table_names(db: &Db) -> Vec<String> {
         .fetch_all(p)
         .await)
         .unwrap(),
-        Engine::Postgres => {
-            on_db!(db, |p| {
-                sqlx::query_scalar(
+        Engine::Postgres => on_db!(db, |p| {
+            sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
         )
         .fetch_all(p)
         .await
-            })
-            .unwrap()
-        }
+        })
+        .unwrap(),
     }
 }
 
