@@ -39,6 +39,8 @@ pub enum Command {
     Migrate,
     /// Load the demo firm (tenant "demo", clients C001–C005, one login per role) into an empty database.
     Demo,
+    /// Measure the product at scale: generated data, HTTP load, start-up and memory (build with --release).
+    Bench(crate::bench::BenchArgs),
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -114,6 +116,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             println!("ouvrage écoute sur http://{}", app.local_addr());
             app.run(None).await
+        }
+        Some(Command::Bench(args)) => {
+            if crate::bench::run(args).await? {
+                Ok(())
+            } else {
+                anyhow::bail!("le banc d'essai a relevé des réponses fausses")
+            }
         }
         Some(Command::Migrate) => {
             let db = open(&config).await?;

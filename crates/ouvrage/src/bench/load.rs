@@ -1,0 +1,158 @@
+//! A closed-loop HTTP load generator: N workers, each with its own logged-in session, send a
+//! request, check the answer (status and a marker in the body, so a fast error page never
+//! counts), record the latency, and send the next, for a warm-up then a measured period.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Who a scenario's requests are made as.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum As {
+    Anonymous,
+    ClientUser,
+    Staff,
+}
+
+pub type PathFn = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub who: As,
+    pub path: PathFn,
+    /// Text the right page always contains.
+    pub marker: &'static str,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LoadSettings {
+    pub concurrency: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LoadResult {
+    pub requests: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(4)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// Logs a fresh client in through the real login form.
+pub async fn login(base: &str, email: &str, password: &str) -> anyhow::Result<reqwest::Client> {
+    let client = http_client();
+    let page = client.get(format!("{base}/login")).send().await?.text().await?;
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page.find(marker).ok_or_else(|| anyhow::anyhow!("no CSRF token on /login"))? + marker.len();
+    let token = &page[start..start + page[start..].find('"').unwrap_or(0)];
+    let resp = client
+        .post(format!("{base}/login"))
+        .form(&[("_csrf", token), ("email", email), ("password", password)])
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status() == 303, "login of {email} answered {}", resp.status());
+    Ok(client)
+}
+
+pub async fn run(base: &str, scenario: &Scenario, sessions: &[reqwest::Client], settings: LoadSettings) -> LoadResult {
+    let start = Instant::now();
+    let measure_from = start + settings.warmup;
+    let end = measure_from + settings.duration;
+    let mut workers = Vec::new();
+    for i in 0..settings.concurrency {
+        let client = sessions[i % sessions.len()].clone();
+        let scenario = scenario.clone();
+        let base = base.to_string();
+        workers.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(i as u64 + 1);
+            let mut latencies = Vec::with_capacity(4096);
+            let mut errors = 0u64;
+            let mut first_error = None;
+            loop {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                let path = (scenario.path)(&mut rng);
+                let sent = Instant::now();
+                let outcome = match client.get(format!("{base}{path}")).send().await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        match resp.text().await {
+                            Ok(body) if status == 200 && body.contains(scenario.marker) => Ok(()),
+                            Ok(body) => Err(format!(
+                                "{path}: status {status}, marker «{}» {}",
+                                scenario.marker,
+                                if body.contains(scenario.marker) { "present" } else { "absent" }
+                            )),
+                            Err(e) => Err(format!("{path}: {e}")),
+                        }
+                    }
+                    Err(e) => Err(format!("{path}: {e}")),
+                };
+                let elapsed = sent.elapsed();
+                if sent >= measure_from {
+                    match outcome {
+                        Ok(()) => latencies.push(elapsed.as_micros() as u32),
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                // Keep the rng moving even when paths are constant, so runs stay comparable.
+                let _: u8 = rng.r#gen();
+            }
+            (latencies, errors, first_error)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for w in workers {
+        if let Ok((lat, err, first)) = w.await {
+            all.extend(lat);
+            errors += err;
+            if first_error.is_none() {
+                first_error = first;
+            }
+        }
+    }
+    all.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if all.is_empty() {
+            return 0.0;
+        }
+        let idx = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+        all[idx] as f64 / 1000.0
+    };
+    LoadResult {
+        requests: all.len() as u64,
+        errors,
+        rps: all.len() as f64 / settings.duration.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p90_ms: pct(0.90),
+        p99_ms: pct(0.99),
+        max_ms: all.last().map(|v| *v as f64 / 1000.0).unwrap_or(0.0),
+        first_error,
+    }
+}

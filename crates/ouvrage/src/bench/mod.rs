@@ -1,0 +1,355 @@
+//! `ouvrage bench`: generates a believable firm at scale, starts the real server, drives it
+//! with a closed-loop load generator, measures start-up and memory, and reports a table and a
+//! JSON file with stable keys so that commits can be compared.
+
+pub mod data;
+pub mod load;
+mod resources;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use rand::Rng;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::app::Application;
+use crate::config::{Config, ConfigArgs};
+use crate::db::Db;
+use data::{Generated, Scale};
+use load::{As, LoadResult, LoadSettings, Scenario};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Database engine to measure; PostgreSQL uses the server named by DATABASE_URL and creates
+    /// (then drops) a database of its own there.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub database: Engine,
+    /// Data size: tiny (smoke test), medium (the budgets), large (10× medium).
+    #[arg(long, value_enum, default_value = "medium")]
+    pub scale: Scale,
+    /// Run only the scenarios whose name contains this text (the baseline always runs).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Concurrent sessions of the load generator [default: 32; tiny: 8].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Measured seconds per scenario [default: 10; tiny: 1].
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Warm-up seconds per scenario, not measured [default: 2; tiny: 0.3].
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Keep the generated data directory instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Serialize)]
+struct ScenarioReport {
+    scenario: &'static str,
+    engine: &'static str,
+    scale: &'static str,
+    concurrency: usize,
+    #[serde(flatten)]
+    result: LoadResult,
+    ratio_to_baseline: f64,
+}
+
+#[derive(Serialize)]
+struct BudgetReport {
+    budget: String,
+    limit: f64,
+    value: f64,
+    unit: &'static str,
+    ok: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    engine: &'static str,
+    scale: &'static str,
+    commit: Option<String>,
+    machine: resources::Machine,
+    generation_seconds: f64,
+    rows: std::collections::BTreeMap<&'static str, usize>,
+    resources: resources::Resources,
+    scenarios: Vec<ScenarioReport>,
+    budgets: Vec<BudgetReport>,
+}
+
+fn scenarios(generated: &Generated) -> Vec<Scenario> {
+    let cities: Arc<Vec<&'static str>> = Arc::new(generated.cities.clone());
+    vec![
+        Scenario { name: "healthz", who: As::Anonymous, path: Arc::new(|_| "/healthz".into()), marker: "ok" },
+        Scenario {
+            name: "login_page",
+            who: As::Anonymous,
+            path: Arc::new(|_| "/login".into()),
+            marker: "Se connecter",
+        },
+        Scenario {
+            name: "extranet_dashboard",
+            who: As::ClientUser,
+            path: Arc::new(|_| "/espace".into()),
+            marker: "PHASE TRAVAUX",
+        },
+        Scenario {
+            name: "bo_client_search",
+            who: As::Staff,
+            path: Arc::new(move |rng| {
+                format!(
+                    "/bo/clients?q={}",
+                    url::form_urlencoded::byte_serialize(cities[rng.gen_range(0..cities.len())].as_bytes())
+                        .collect::<String>()
+                )
+            }),
+            marker: "E-mail de facturation",
+        },
+    ]
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
+    let scale = args.scale;
+    let tiny = scale == Scale::Tiny;
+    let settings = LoadSettings {
+        concurrency: args.concurrency.unwrap_or(if tiny { 8 } else { 32 }),
+        warmup: Duration::from_secs_f64(args.warmup.unwrap_or(if tiny { 0.3 } else { 2.0 })),
+        duration: Duration::from_secs_f64(args.duration.unwrap_or(if tiny { 1.0 } else { 10.0 })),
+    };
+    let workdir = tempfile::Builder::new().prefix("ouvrage-bench-").tempdir()?;
+    let (database_url, pg_cleanup) = match args.database {
+        Engine::Sqlite => (format!("sqlite://{}", workdir.path().join("ouvrage.db").display()), None),
+        Engine::Postgres => {
+            let server = std::env::var("DATABASE_URL").map_err(|_| {
+                anyhow::anyhow!("--database postgres demande DATABASE_URL=postgres://… (serveur PostgreSQL)")
+            })?;
+            let (url, name) = resources::create_postgres_database(&server).await?;
+            (url, Some((server, name)))
+        }
+    };
+    let engine_name = match args.database {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    };
+    let config = Config::load(&ConfigArgs {
+        addr: Some("127.0.0.1:0".parse()?),
+        data: Some(workdir.path().to_path_buf()),
+        database_url: Some(database_url.clone()),
+        ..Default::default()
+    })?;
+    println!("ouvrage bench — moteur {engine_name}, échelle {}", scale.name());
+
+    let db = Db::connect(&database_url).await?;
+    crate::db::migrate(&db).await?;
+    let store = crate::features::files::FileStore::from_config(&config.storage)?;
+    let generated = data::generate(&db, scale, &store).await?;
+    db.close().await;
+    println!("données générées en {:.1} s : {:?}", generated.seconds, generated.rows);
+
+    // Start-up and memory are measured on a separate `ouvrage serve` process, so that the load
+    // generator's own memory does not count.
+    let resources = resources::measure(&config, &generated, settings).await?;
+    println!(
+        "démarrage {:.0} ms, mémoire au repos {:.1} Mo, pic sous charge {:.1} Mo",
+        resources.startup_ms, resources.idle_rss_mb, resources.peak_rss_mb
+    );
+
+    // The load itself runs against the server started in this process.
+    let app = Application::build(config.clone()).await?;
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(app.run(Some(stop_rx)));
+    let sessions = Sessions::open(&base, &generated, settings.concurrency).await?;
+
+    let mut reports: Vec<ScenarioReport> = Vec::new();
+    let mut baseline_rps = 0.0;
+    let mut all_ok = true;
+    println!();
+    println!(
+        "{:<24} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}",
+        "scénario", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ratio", "erreurs"
+    );
+    for scenario in scenarios(&generated) {
+        let selected = scenario.name == "healthz" || args.only.as_deref().is_none_or(|o| scenario.name.contains(o));
+        if !selected {
+            continue;
+        }
+        let result = load::run(&base, &scenario, sessions.for_role(scenario.who), settings).await;
+        if scenario.name == "healthz" {
+            baseline_rps = result.rps;
+        }
+        let ratio = if baseline_rps > 0.0 { result.rps / baseline_rps } else { 0.0 };
+        let ok = result.errors == 0 && result.requests > 0;
+        all_ok &= ok;
+        println!(
+            "{:<24} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>7}{}",
+            scenario.name,
+            result.rps,
+            result.p50_ms,
+            result.p90_ms,
+            result.p99_ms,
+            result.max_ms,
+            ratio,
+            result.errors,
+            if ok {
+                String::new()
+            } else {
+                format!("  ÉCHEC: {}", result.first_error.clone().unwrap_or_else(|| "aucune réponse".into()))
+            }
+        );
+        reports.push(ScenarioReport {
+            scenario: scenario.name,
+            engine: engine_name,
+            scale: scale.name(),
+            concurrency: settings.concurrency,
+            result,
+            ratio_to_baseline: ratio,
+        });
+    }
+    let _ = stop.send(true);
+    let _ = server.await;
+
+    let budgets = budgets(args.database, &generated, &resources, &reports, scale);
+    println!();
+    println!("Budgets ({}):", if scale == Scale::Medium { "échelle medium" } else { "indicatifs hors échelle medium" });
+    for b in &budgets {
+        println!(
+            "  {:<48} {:>10.2} {:<4} (limite {:.2}) {}",
+            b.budget,
+            b.value,
+            b.unit,
+            b.limit,
+            if b.ok { "OK" } else { "DÉPASSÉ" }
+        );
+    }
+    let report = Report {
+        engine: engine_name,
+        scale: scale.name(),
+        commit: resources::git_commit(),
+        machine: resources::Machine::read(),
+        generation_seconds: generated.seconds,
+        rows: generated.rows.clone(),
+        resources,
+        scenarios: reports,
+        budgets,
+    };
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        println!("rapport JSON : {}", path.display());
+    }
+    if let Some((server, name)) = pg_cleanup {
+        resources::drop_postgres_database(&server, &name).await?;
+    }
+    if args.keep {
+        println!("données conservées dans {}", workdir.keep().display());
+    }
+    if !all_ok {
+        println!("Des scénarios ont échoué : voir la colonne erreurs.");
+    }
+    Ok(all_ok)
+}
+
+fn budgets(
+    engine: Engine,
+    generated: &Generated,
+    resources: &resources::Resources,
+    reports: &[ScenarioReport],
+    scale: Scale,
+) -> Vec<BudgetReport> {
+    // PostgreSQL is held to twice the SQLite latency budgets.
+    let factor = if engine == Engine::Postgres { 2.0 } else { 1.0 };
+    let mut out = vec![
+        BudgetReport {
+            budget: "start-up to first /healthz".into(),
+            limit: 1000.0 * factor,
+            value: resources.startup_ms,
+            unit: "ms",
+            ok: resources.startup_ms <= 1000.0 * factor,
+        },
+        BudgetReport {
+            budget: "idle RSS".into(),
+            limit: 40.0,
+            value: resources.idle_rss_mb,
+            unit: "MB",
+            ok: resources.idle_rss_mb <= 40.0,
+        },
+        BudgetReport {
+            budget: "peak RSS under load".into(),
+            limit: 250.0,
+            value: resources.peak_rss_mb,
+            unit: "MB",
+            ok: resources.peak_rss_mb <= 250.0,
+        },
+    ];
+    if scale == Scale::Medium && engine == Engine::Sqlite {
+        out.push(BudgetReport {
+            budget: "data generation (medium)".into(),
+            limit: 60.0,
+            value: generated.seconds,
+            unit: "s",
+            ok: generated.seconds <= 60.0,
+        });
+    }
+    for r in reports.iter().filter(|r| matches!(r.scenario, "extranet_dashboard" | "bo_client_search")) {
+        let p99_limit = 20.0 * factor;
+        out.push(BudgetReport {
+            budget: format!("{} p99", r.scenario),
+            limit: p99_limit,
+            value: r.result.p99_ms,
+            unit: "ms",
+            ok: r.result.p99_ms <= p99_limit,
+        });
+        let ratio_limit = 0.15 / factor;
+        out.push(BudgetReport {
+            budget: format!("{} throughput / baseline", r.scenario),
+            limit: ratio_limit,
+            value: r.ratio_to_baseline,
+            unit: "",
+            ok: r.ratio_to_baseline >= ratio_limit,
+        });
+    }
+    out
+}
+
+/// Logged-in HTTP sessions, one per concurrent worker and role.
+struct Sessions {
+    anonymous: Vec<reqwest::Client>,
+    clients: Vec<reqwest::Client>,
+    staff: Vec<reqwest::Client>,
+}
+
+impl Sessions {
+    async fn open(base: &str, generated: &Generated, n: usize) -> anyhow::Result<Sessions> {
+        let mut clients = Vec::new();
+        // Spread the sessions over the whole user base, so pages are not all the same company.
+        let step = (generated.client_user_emails.len() / n.max(1)).max(1);
+        for email in generated.client_user_emails.iter().step_by(step).take(n) {
+            clients.push(load::login(base, email, data::PASSWORD).await?);
+        }
+        let mut staff = Vec::new();
+        for email in generated.staff_emails.iter().take(n) {
+            staff.push(load::login(base, email, data::PASSWORD).await?);
+        }
+        Ok(Sessions { anonymous: (0..n).map(|_| load::http_client()).collect(), clients, staff })
+    }
+
+    fn for_role(&self, who: As) -> &[reqwest::Client] {
+        match who {
+            As::Anonymous => &self.anonymous,
+            As::ClientUser => &self.clients,
+            As::Staff => &self.staff,
+        }
+    }
+}
