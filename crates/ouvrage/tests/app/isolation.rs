@@ -115,6 +115,8 @@ const CASES: &[Case] = &[
     post("/bo/parametres", FORM, Access::Admin),
     get("/bo/parametres/journal", Access::Admin),
     filter("/bo/parametres/journal?utilisateur={user}", Access::Admin),
+    post("/bo/parametres/logo", &[], Access::Admin),
+    get("/logo", Access::Anyone),
     // Files.
     get("/bo/clients/{client}/fichiers", Access::Staff),
     post("/bo/clients/{client}/fichiers", &[], Access::Staff),

@@ -161,3 +161,55 @@ async fn the_audit_log_is_paginated_by_hundreds() {
     assert!(body.contains("Chantier") && !body.contains("Connexion"));
     app.stop().await;
 }
+
+/// A real 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+async fn send_logo(b: &Browser, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+    let token = b.csrf("/bo").await;
+    let form = reqwest::multipart::Form::new()
+        .part("logo", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
+    b.http.post(b.url(&format!("/bo/parametres/logo?_csrf={token}"))).multipart(form).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_admin_uploads_the_firms_logo_shown_to_its_staff_and_clients_only() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let admin = app.login("admin@demo.test").await;
+    let png = base64::engine::general_purpose::STANDARD.decode(PNG).unwrap();
+
+    // Before any upload, the product's logo stands in.
+    let resp = admin.get("/logo").await;
+    assert_eq!(resp.headers()["content-type"], "image/svg+xml");
+
+    // Not an image: refused in French, nothing changes.
+    let resp = send_logo(&admin, "logo.pdf", b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec()).await;
+    assert_eq!(resp.status(), 422);
+    assert!(resp.text().await.unwrap().contains("PNG ou JPEG"));
+    let resp = send_logo(&admin, "logo.png", vec![0u8; 3 * 1024 * 1024]).await;
+    assert!(resp.status() == 413 || resp.status() == 422, "{}", resp.status());
+    assert_eq!(admin.get("/logo").await.headers()["content-type"], "image/svg+xml");
+
+    let resp = send_logo(&admin, "logo.png", png.clone()).await;
+    assert_eq!(resp.status(), 303);
+    for who in ["admin@demo.test", "client@demo.test"] {
+        let b = app.login(who).await;
+        let resp = b.get("/logo").await;
+        assert_eq!(resp.headers()["content-type"], "image/png", "{who}");
+        assert_eq!(resp.bytes().await.unwrap().to_vec(), png, "{who} sees the firm's logo");
+    }
+    let audited: i64 = on_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE entity = 'tenant' AND summary LIKE 'Logo%'"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    // Office staff may not change it; anonymous visitors do not get it.
+    let office = app.login("bureau@demo.test").await;
+    assert_eq!(send_logo(&office, "logo.png", png.clone()).await.status(), 403);
+    assert_eq!(app.client().get("/logo").await.status(), 303);
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 //! manages every account; office staff manage client accounts only; technicians see nothing.
 
 pub mod account;
+pub mod logo;
 pub mod settings;
 pub mod store;
 
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/bo/utilisateurs/{id}/modifier", get(edit_page).post(update))
         .route("/bo/utilisateurs/{id}/mot-de-passe-temporaire", post(reissue))
         .merge(settings::routes())
+        .merge(logo::routes())
 }
 
 /// Admin and office staff open the users pages; technicians do not.

@@ -130,12 +130,15 @@ struct SettingsPage {
     ctx: Ctx,
     form: FirmData,
     errors: FieldErrors,
+    has_logo: bool,
 }
 
 async fn page(State(state): State<AppState>, ctx: Ctx, AdminActor(actor): AdminActor) -> AppResult<Response> {
     let mut form = load(&state, actor.tenant_id).await?;
     form.phone = fr_phone(&form.phone);
-    Ok(render(&SettingsPage { ctx: ctx.with_nav("settings"), form, errors: FieldErrors::default() })?.into_response())
+    let has_logo = super::logo::has_logo(&state, actor.tenant_id).await?;
+    Ok(render(&SettingsPage { ctx: ctx.with_nav("settings"), form, errors: FieldErrors::default(), has_logo })?
+        .into_response())
 }
 
 fn changed(before: &FirmData, after: &FirmData) -> String {
@@ -167,7 +170,8 @@ async fn save(
     let data = match validate(&typed) {
         Ok(d) => d,
         Err(errors) => {
-            let page = SettingsPage { ctx: ctx.with_nav("settings"), form: typed, errors };
+            let has_logo = super::logo::has_logo(&state, actor.tenant_id).await?;
+            let page = SettingsPage { ctx: ctx.with_nav("settings"), form: typed, errors, has_logo };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     };
