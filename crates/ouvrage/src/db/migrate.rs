@@ -13,8 +13,14 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "foundation", sql: include_str!("../../migrations/0001_foundation.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "foundation", sql: include_str!("../../migrations/0001_foundation.sql") },
+    Migration {
+        version: 2,
+        name: "extranet_accounts",
+        sql: include_str!("../../migrations/0002_extranet_accounts.sql"),
+    },
+];
 
 pub fn render(sql: &str, engine: Engine) -> String {
     let (keep, drop) = match engine {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod home;
 pub mod jobs;
 pub mod mail;
+pub mod notifications;
 pub mod users;
 pub mod workers;
 
