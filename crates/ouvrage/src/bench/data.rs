@@ -216,10 +216,13 @@ pub async fn generate(
 
     // Clients, ids 1..=N.
     let mut clients = Vec::with_capacity(sizes.clients);
+    // Only cities that have clients: a search for them always finds some.
+    let mut cities = std::collections::BTreeSet::new();
     for i in 1..=sizes.clients {
         let (brand, kind) = *pick(&mut rng, BRANDS);
         let name = format!("{brand} {} {i}", pick(&mut rng, QUALIFIERS));
         let (city, postcode) = *pick(&mut rng, CITIES);
+        cities.insert(city);
         let code = format!("C{i:05}");
         clients.push(vec![
             Value::I(i as i64),
@@ -380,7 +383,7 @@ pub async fn generate(
     Ok(Generated {
         staff_emails,
         client_user_emails,
-        cities: CITIES.iter().map(|(c, _)| *c).collect(),
+        cities: cities.into_iter().collect(),
         rows: [
             ("clients", sizes.clients),
             ("users", sizes.users),
