@@ -9,13 +9,13 @@ use ouvrage::on_db;
 use crate::clients::{count, demo_client, unescape};
 use crate::support::*;
 
-async fn user_id(db: &Db, email: &str) -> i64 {
+pub async fn user_id(db: &Db, email: &str) -> i64 {
     on_db!(db, |p| sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(p).await)
         .unwrap()
 }
 
 /// The latest queued mail to `to`: (subject, body).
-async fn last_mail(db: &Db, to: &str) -> Option<(String, String)> {
+pub async fn last_mail(db: &Db, to: &str) -> Option<(String, String)> {
     on_db!(db, |p| sqlx::query_as::<_, (String, String)>(
         "SELECT subject, body_text FROM outbox WHERE to_addr = $1 ORDER BY id DESC LIMIT 1"
     )
@@ -25,7 +25,7 @@ async fn last_mail(db: &Db, to: &str) -> Option<(String, String)> {
     .unwrap()
 }
 
-fn temporary_password_in(body: &str) -> String {
+pub fn temporary_password_in(body: &str) -> String {
     let marker = "Mot de passe temporaire : ";
     let start = body.find(marker).expect("the mail gives the temporary password") + marker.len();
     body[start..].lines().next().unwrap().trim().to_string()

@@ -19,16 +19,18 @@ use crate::app::AppState;
 use crate::db::is_unique_violation;
 use crate::domain::text::like_pattern;
 use crate::domain::time::{fr_date, fr_datetime, now_ms};
-use crate::domain::{ClientId, ContactId, Email, Permission, Permissions, Role, TenantId, UserId};
+use crate::domain::{ClientId, ContactId, Email, Permission, Permissions, Role, UserId};
+use crate::features::account::{DigestFields, digest_fields, profile_values};
 use crate::features::audit;
-use crate::features::auth::password;
 use crate::features::clients::store as clients;
 use crate::features::clients::ui::{FieldErrors, FormData, Opt, Pager, parse_id, parse_opt_id, url_with};
 use crate::features::home::tenant_name;
-use crate::features::mail::{self, OutgoingMail};
 use crate::http::session::destroy_all_for_user;
 use crate::http::{Actor, AppError, AppResult, Ctx, StaffActor, render};
-use account::{CreateUserError, NewUser, create_user, set_temporary_password};
+use account::{
+    CreateUserError, DigestProfile, NewAccess, TemporaryPassword, access_status, create_access, firm_digest,
+    reissue_access, set_digest,
+};
 use store::{UserRow, UserUpdate};
 
 pub const PER_PAGE: i64 = 50;
@@ -63,17 +65,7 @@ fn role_label(code: &str) -> String {
 }
 
 fn status_of(u: &UserRow, now: i64) -> (&'static str, &'static str) {
-    if !u.active {
-        ("Désactivé", "off")
-    } else if u.must_change_password {
-        if u.temp_password_expires_at.is_some_and(|t| t <= now) {
-            ("Mot de passe temporaire expiré", "off")
-        } else {
-            ("En attente de première connexion", "warn")
-        }
-    } else {
-        ("Actif", "ok")
-    }
+    access_status(u.active, u.must_change_password, u.temp_password_expires_at, now)
 }
 
 fn client_label(u: &UserRow) -> String {
@@ -311,36 +303,6 @@ fn contact_choices(contacts: &[clients::ContactRow], current: Option<ContactId>)
     opts
 }
 
-/// The access e-mail: where to log in, the login, the temporary password and how long it works.
-struct AccessMail<'a> {
-    tenant: TenantId,
-    firm: &'a str,
-    name: &'a str,
-    email: &'a str,
-    temporary: &'a str,
-    /// A new temporary password for an existing account rather than a new account.
-    renewal: bool,
-}
-
-impl AccessMail<'_> {
-    fn build(&self, base_url: &str) -> OutgoingMail {
-        let login = format!("{}/login", base_url.trim_end_matches('/'));
-        let AccessMail { firm, name, email, temporary, .. } = *self;
-        let (subject, intro) = if self.renewal {
-            (
-                format!("Vos nouveaux accès — {firm}"),
-                format!("{firm} vous a attribué un nouveau mot de passe temporaire pour accéder à votre espace."),
-            )
-        } else {
-            (format!("Vos accès — {firm}"), format!("{firm} vous a ouvert un accès à son espace en ligne."))
-        };
-        let text = format!(
-            "Bonjour {name},\n\n{intro}\n\nAdresse de connexion : {login}\nIdentifiant : {email}\nMot de passe temporaire : {temporary}\n\nCe mot de passe temporaire est valable 72 heures. À votre première connexion, vous choisirez votre mot de passe personnel.\nPassé ce délai, utilisez « Mot de passe oublié » sur la page de connexion ou demandez un nouvel accès.\n\nSi vous n'attendiez pas ce message, ignorez-le.\n"
-        );
-        OutgoingMail { tenant_id: Some(self.tenant), to: email.to_string(), subject, text, html: None }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Creation
 
@@ -363,6 +325,9 @@ struct NewState {
     full_name: String,
     email: String,
     permissions: Permissions,
+    /// The notification profile as typed (`digest_frequency`, `digest_weekday`).
+    frequency: String,
+    weekday: String,
 }
 
 pub struct ClientChoice {
@@ -383,6 +348,7 @@ struct NewPage {
     contacts: Vec<Opt>,
     roles: Vec<Opt>,
     perms: Vec<PermOpt>,
+    digest: DigestFields,
     full_name: String,
     email: String,
     errors: FieldErrors,
@@ -403,6 +369,7 @@ async fn new_form(state: &AppState, actor: &Actor, ctx: Ctx, s: NewState, errors
         }
         None => (Vec::new(), Vec::new()),
     };
+    let firm = firm_digest(&state.db, actor.tenant_id).await?;
     Ok(NewPage {
         ctx: ctx.with_nav("users"),
         staff: s.staff,
@@ -417,6 +384,7 @@ async fn new_form(state: &AppState, actor: &Actor, ctx: Ctx, s: NewState, errors
         contacts: contact_choices(&contacts, s.contact_id),
         roles: role_choices(actor, s.staff, &s.role),
         perms: perm_opts(&s.permissions),
+        digest: digest_fields(&s.frequency, &s.weekday, &firm),
         full_name: s.full_name,
         email: s.email,
         errors,
@@ -442,6 +410,8 @@ async fn new_page(
         full_name: String::new(),
         email: String::new(),
         permissions: Permissions::default(),
+        frequency: "default".into(),
+        weekday: String::new(),
     };
     if !staff {
         let mut client_id = parse_opt_id(&q.client)?;
@@ -488,7 +458,12 @@ async fn create(
         full_name: data.get("full_name"),
         email: data.get("email"),
         permissions: read_permissions(&data),
+        frequency: data.get("digest_frequency"),
+        weekday: data.get("digest_weekday"),
     };
+    if s.frequency.is_empty() {
+        s.frequency = "default".into();
+    }
     let mut contact = None;
     if !staff {
         if let Some(id) = parse_opt_id(&data.get("client_id"))? {
@@ -545,17 +520,25 @@ async fn create(
             }
         }
     };
-    let Some(email) = email.filter(|_| errors.is_empty()) else {
+    let digest = match DigestProfile::parse_form(&s.frequency, &s.weekday) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.add(e.field(), e.to_string());
+            None
+        }
+    };
+    let (Some(email), Some(digest)) = (email.filter(|_| errors.is_empty()), digest) else {
         let page = new_form(&state, &actor, ctx, s, errors).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
     };
     let firm = tenant_name(&state.db, actor.tenant_id).await?;
-    let temporary = password::temporary_password();
-    let hash = password::hash(temporary.clone()).await?;
+    let temporary = TemporaryPassword::generate().await?;
     let mut tx = state.db.begin().await?;
-    let created = create_user(
+    let created = create_access(
         &mut tx,
-        NewUser {
+        &state.config.base_url,
+        &firm,
+        NewAccess {
             tenant_id: actor.tenant_id,
             client_id: s.client.as_ref().map(|c| c.id),
             contact_id: s.contact_id,
@@ -563,8 +546,8 @@ async fn create(
             full_name: s.full_name.clone(),
             role,
             permissions: s.permissions.clone(),
-            password_hash: hash,
-            temporary: true,
+            digest,
+            temporary,
         },
     )
     .await;
@@ -584,15 +567,6 @@ async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     };
-    let mail = AccessMail {
-        tenant: actor.tenant_id,
-        firm: &firm,
-        name: &s.full_name,
-        email: email.as_str(),
-        temporary: &temporary,
-        renewal: false,
-    };
-    mail::enqueue(&mut tx, mail.build(&state.config.base_url)).await?;
     let whose = match &s.client {
         Some(c) => {
             format!("Accès extranet {} créé pour {} ({}, client {})", email.as_str(), s.full_name, role.label(), c.code)
@@ -629,6 +603,7 @@ struct EditPage {
     roles: Vec<Opt>,
     contacts: Vec<Opt>,
     perms: Vec<PermOpt>,
+    digest: DigestFields,
     errors: FieldErrors,
 }
 
@@ -652,6 +627,8 @@ struct EditValues {
     active: bool,
     contact_id: Option<ContactId>,
     permissions: Permissions,
+    /// The notification profile as typed; `None` when the form did not carry it (kept).
+    digest: Option<(String, String)>,
 }
 
 async fn edit_form(
@@ -668,6 +645,14 @@ async fn edit_form(
         None => Vec::new(),
     };
     let (status, status_class) = status_of(user, now_ms());
+    let firm = firm_digest(&state.db, actor.tenant_id).await?;
+    let (frequency, weekday) = match &v.digest {
+        Some(typed) => typed.clone(),
+        None => {
+            let stored = account::digest_of(&state.db, actor.tenant_id, user.id).await?.unwrap_or_default();
+            profile_values(&stored)
+        }
+    };
     Ok(EditPage {
         ctx: ctx.with_nav("users"),
         id: user.id,
@@ -686,6 +671,7 @@ async fn edit_form(
         roles: role_choices(actor, staff, &v.role),
         contacts: contact_choices(&contacts, v.contact_id),
         perms: perm_opts(&v.permissions),
+        digest: digest_fields(&frequency, &weekday, &firm),
         errors,
     })
 }
@@ -704,6 +690,7 @@ async fn edit_page(
         active: user.active,
         contact_id: user.contact_id,
         permissions: Permissions::parse(&user.permissions),
+        digest: None,
     };
     Ok(render(&edit_form(&state, &actor, ctx, &user, v, FieldErrors::default()).await?)?.into_response())
 }
@@ -725,8 +712,19 @@ async fn update(
         active: data.has("active"),
         contact_id: parse_opt_id(&data.get("contact_id"))?.map(ContactId),
         permissions: read_permissions(&data),
+        digest: data.has("digest_frequency").then(|| (data.get("digest_frequency"), data.get("digest_weekday"))),
     };
     let mut errors = FieldErrors::default();
+    let digest = match &v.digest {
+        Some((f, d)) => match DigestProfile::parse_form(f, d) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.add(e.field(), e.to_string());
+                None
+            }
+        },
+        None => None,
+    };
     let new_role = Role::parse(&v.role);
     if let Some(r) = new_role
         && !may_manage(&actor, r)
@@ -785,6 +783,10 @@ async fn update(
     if !errors.is_empty() {
         return rerender(errors, v, ctx).await;
     }
+    // Read before the transaction: only a changed profile is written and audited.
+    let firm = firm_digest(&state.db, actor.tenant_id).await?;
+    let digest_before = account::digest_of(&state.db, actor.tenant_id, user.id).await?.unwrap_or_default();
+    let digest = digest.filter(|d| *d != digest_before);
     let mut tx = state.db.begin().await?;
     if email != user.email && store::email_taken(&mut tx, &email, Some(user.id)).await? {
         drop(tx);
@@ -819,6 +821,9 @@ async fn update(
     if upd.contact_id != user.contact_id {
         changes.push("contact".to_string());
     }
+    if let Some(d) = &digest {
+        changes.push(format!("notifications : {}", d.label(&firm)));
+    }
     if changes.is_empty() {
         return Ok(Redirect::to(&format!("/bo/utilisateurs/{}/modifier?msg=enregistre", user.id)).into_response());
     }
@@ -831,6 +836,9 @@ async fn update(
             return rerender(errors, v, ctx).await;
         }
         Err(e) => return Err(e.into()),
+    }
+    if let Some(d) = digest {
+        set_digest(&mut tx, actor.tenant_id, user.id, d).await?;
     }
     audit::record(
         &mut tx,
@@ -865,23 +873,16 @@ async fn reissue(
         return Err(AppError::BadRequest("Ce compte est désactivé : réactivez-le avant de renvoyer ses accès.".into()));
     }
     let firm = tenant_name(&state.db, actor.tenant_id).await?;
-    let temporary = password::temporary_password();
-    let hash = password::hash(temporary.clone()).await?;
+    let temporary = TemporaryPassword::generate().await?;
     let mut tx = state.db.begin().await?;
     // Re-read in the transaction: the account must still be this tenant's.
     let user = store::user_tx(&mut tx, actor.tenant_id, user.id.0).await?.ok_or(AppError::NotFound)?;
-    if set_temporary_password(&mut tx, actor.tenant_id, user.id, &hash).await? == 0 {
+    let (name, email) = (user.full_name.clone(), user.email.clone());
+    if !reissue_access(&mut tx, &state.config.base_url, &firm, actor.tenant_id, user.id, &name, &email, &temporary)
+        .await?
+    {
         return Err(AppError::NotFound);
     }
-    let mail = AccessMail {
-        tenant: actor.tenant_id,
-        firm: &firm,
-        name: &user.full_name,
-        email: &user.email,
-        temporary: &temporary,
-        renewal: true,
-    };
-    mail::enqueue(&mut tx, mail.build(&state.config.base_url)).await?;
     audit::record(
         &mut tx,
         &actor,

@@ -10,8 +10,10 @@ use axum::{Form, Router};
 use crate::app::AppState;
 use crate::domain::format::fr_phone;
 use crate::domain::{Email, TenantId, parse_phone, parse_postcode, parse_siren, parse_siret};
+use crate::features::account::{DigestFields, firm_digest_fields};
 use crate::features::audit;
 use crate::features::clients::ui::{FieldErrors, FormData};
+use crate::features::users::account::{DigestChoice, DigestFormError, DigestProfile, FirmDigest, firm_digest};
 use crate::http::{AdminActor, AppError, AppResult, Ctx, render};
 use crate::{exec_tx, on_db};
 
@@ -131,13 +133,16 @@ struct SettingsPage {
     form: FirmData,
     errors: FieldErrors,
     has_logo: bool,
+    digest: DigestFields,
 }
 
 async fn page(State(state): State<AppState>, ctx: Ctx, AdminActor(actor): AdminActor) -> AppResult<Response> {
     let mut form = load(&state, actor.tenant_id).await?;
     form.phone = fr_phone(&form.phone);
     let has_logo = super::logo::has_logo(&state, actor.tenant_id).await?;
-    Ok(render(&SettingsPage { ctx: ctx.with_nav("settings"), form, errors: FieldErrors::default(), has_logo })?
+    let firm = firm_digest(&state.db, actor.tenant_id).await?;
+    let digest = firm_digest_fields(&firm.frequency, &firm.weekday.to_string(), &firm);
+    Ok(render(&SettingsPage { ctx: ctx.with_nav("settings"), form, errors: FieldErrors::default(), has_logo, digest })?
         .into_response())
 }
 
@@ -166,17 +171,36 @@ async fn save(
     AdminActor(actor): AdminActor,
     Form(raw): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let typed = read_form(&FormData(raw));
-    let data = match validate(&typed) {
-        Ok(d) => d,
-        Err(errors) => {
+    let raw = FormData(raw);
+    let typed = read_form(&raw);
+    let firm_before = firm_digest(&state.db, actor.tenant_id).await?;
+    // The firm's default notification frequency; a form without it keeps the current one.
+    let (freq_typed, day_typed) = if raw.has("digest_frequency") {
+        (raw.get("digest_frequency"), raw.get("digest_weekday"))
+    } else {
+        (firm_before.frequency.clone(), firm_before.weekday.to_string())
+    };
+    let digest = parse_firm_digest(&freq_typed, &day_typed, &firm_before);
+    let (data, firm_after) = match (validate(&typed), digest) {
+        (Ok(d), Ok(f)) => (d, f),
+        (result, digest) => {
+            let mut errors = result.err().unwrap_or_default();
+            if let Err(e) = digest {
+                errors.add(e.field(), e.to_string());
+            }
             let has_logo = super::logo::has_logo(&state, actor.tenant_id).await?;
-            let page = SettingsPage { ctx: ctx.with_nav("settings"), form: typed, errors, has_logo };
+            let digest = firm_digest_fields(&freq_typed, &day_typed, &firm_before);
+            let page = SettingsPage { ctx: ctx.with_nav("settings"), form: typed, errors, has_logo, digest };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response());
         }
     };
     let before = load(&state, actor.tenant_id).await?;
-    let changes = changed(&before, &data);
+    let mut changes = changed(&before, &data);
+    let digest_changed = firm_after != firm_before;
+    if digest_changed {
+        let part = format!("notifications par défaut : {}", firm_after.effective().label());
+        changes = if changes.is_empty() { part } else { format!("{changes}, {part}") };
+    }
     if !changes.is_empty() {
         let mut tx = state.db.begin().await?;
         exec_tx!(&mut tx, |c| sqlx::query(
@@ -197,6 +221,16 @@ async fn save(
         .bind(actor.tenant_id)
         .execute(c)
         .await)?;
+        if digest_changed {
+            exec_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE tenants SET default_digest_frequency = $1, default_digest_weekday = $2 WHERE id = $3"
+            )
+            .bind(&firm_after.frequency)
+            .bind(firm_after.weekday)
+            .bind(actor.tenant_id)
+            .execute(c)
+            .await)?;
+        }
         audit::record(
             &mut tx,
             &actor,
@@ -211,6 +245,16 @@ async fn save(
     Ok(Redirect::to("/bo/parametres?msg=enregistre").into_response())
 }
 
+/// The firm's default from the form: NON, daily or weekly (a default cannot follow itself);
+/// the stored day is kept when the frequency is not weekly.
+fn parse_firm_digest(frequency: &str, weekday: &str, before: &FirmDigest) -> Result<FirmDigest, DigestFormError> {
+    let p = DigestProfile::parse_form(frequency, weekday)?;
+    if p.choice == DigestChoice::Default {
+        return Err(DigestFormError::Frequency);
+    }
+    Ok(FirmDigest { frequency: p.choice.code().to_string(), weekday: p.weekday.unwrap_or(before.weekday) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +266,18 @@ mod tests {
         assert!(parse_vat_number("DE123456789").is_err());
         assert!(parse_vat_number("FR19552100554").unwrap_err().contains("clé"), "a wrong key is refused");
         assert_eq!(parse_vat_number("").unwrap(), "");
+    }
+
+    #[test]
+    fn the_firm_default_is_never_default() {
+        let before = FirmDigest { frequency: "daily".into(), weekday: 4 };
+        assert_eq!(parse_firm_digest("default", "", &before), Err(DigestFormError::Frequency));
+        assert_eq!(parse_firm_digest("weekly", "", &before), Err(DigestFormError::Weekday));
+        assert_eq!(
+            parse_firm_digest("weekly", "2", &before),
+            Ok(FirmDigest { frequency: "weekly".into(), weekday: 2 })
+        );
+        assert_eq!(parse_firm_digest("none", "", &before), Ok(FirmDigest { frequency: "none".into(), weekday: 4 }));
     }
 
     #[test]
