@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "extranet_accounts",
         sql: include_str!("../../migrations/0002_extranet_accounts.sql"),
     },
+    Migration {
+        version: 5,
+        name: "notification_indexes",
+        sql: include_str!("../../migrations/0005_notification_indexes.sql"),
+    },
 ];
 
 pub fn render(sql: &str, engine: Engine) -> String {

@@ -43,6 +43,15 @@ fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// Paths whose POSTs authenticate themselves instead of relying on a session, so they carry no
+/// CSRF token: the JSON API (per-integration bearer tokens) and the one-click unsubscribe links
+/// of digest e-mails (`/desabonnement/TOKEN`), which mail clients POST without cookies
+/// (RFC 8058); their HMAC token names the user and cannot be forged, and the only thing such a
+/// POST can do is stop that user's digest e-mails.
+fn is_exempt(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with(crate::features::notifications::unsubscribe::PATH_PREFIX)
+}
+
 pub async fn csrf_layer(State(state): State<AppState>, jar: CookieJar, req: Request, next: Next) -> Response {
     let existing = jar.get(CSRF_COOKIE).map(|c| c.value().to_string()).filter(|v| v.len() >= 32 && v.len() <= 64);
     let fresh = existing.is_none();
@@ -51,7 +60,7 @@ pub async fn csrf_layer(State(state): State<AppState>, jar: CookieJar, req: Requ
     let expected = compute(state.secret(), &nonce, &session_hash);
 
     let mut req = req;
-    if is_unsafe(req.method()) && !req.uri().path().starts_with("/api/") {
+    if is_unsafe(req.method()) && !is_exempt(req.uri().path()) {
         let (provided, rebuilt) = match provided_token(req).await {
             Ok(v) => v,
             Err(resp) => return resp,

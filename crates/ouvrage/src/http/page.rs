@@ -25,6 +25,8 @@ pub struct Ctx {
     pub role_label: String,
     pub is_admin: bool,
     pub flash: Option<&'static str>,
+    /// The logged-in user's unread notifications, counted up to 100 (see [`Ctx::unread_label`]).
+    pub unread: i64,
 }
 
 impl Ctx {
@@ -41,6 +43,11 @@ impl Ctx {
     pub fn is_active(&self, entry: &str) -> bool {
         self.nav == entry
     }
+
+    /// The unread count as the navigation shows it: `7`, or `99+` past 99.
+    pub fn unread_label(&self) -> String {
+        if self.unread > 99 { "99+".to_string() } else { self.unread.to_string() }
+    }
 }
 
 /// Confirmations carried across a redirect as `?msg=CODE`: only known codes are shown, so the
@@ -55,6 +62,7 @@ fn flash_text(code: &str) -> Option<&'static str> {
         "envoye" => "Envoyé.",
         "fichier" => "Fichier ajouté.",
         "acces" => "Accès créé : l'utilisateur reçoit ses identifiants par e-mail.",
+        "lues" => "Toutes vos notifications sont marquées comme lues.",
         _ => return None,
     })
 }
@@ -73,15 +81,25 @@ impl FromRequestParts<AppState> for Ctx {
             .await
             .unwrap_or(None);
         Ok(match actor {
-            Some(a) => Ctx {
-                csrf,
-                area: if a.is_staff() { "bo" } else { "espace" },
-                nav: "",
-                user_name: a.full_name.clone(),
-                role_label: a.role.label().to_string(),
-                is_admin: a.role == Role::Admin,
-                flash,
-            },
+            Some(a) => {
+                // One indexed count per page, bounded by the cap; a failure only hides the badge.
+                let unread = crate::features::notifications::inbox::unread_count(&state.db, a.tenant_id, a.user_id)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "unread notifications count failed");
+                        0
+                    });
+                Ctx {
+                    csrf,
+                    area: if a.is_staff() { "bo" } else { "espace" },
+                    nav: "",
+                    user_name: a.full_name.clone(),
+                    role_label: a.role.label().to_string(),
+                    is_admin: a.role == Role::Admin,
+                    flash,
+                    unread,
+                }
+            }
             None => Ctx { csrf, area: "public", flash, ..Ctx::default() },
         })
     }

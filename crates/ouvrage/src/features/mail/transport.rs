@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -26,6 +27,8 @@ pub struct QueuedMail {
     pub body_html: Option<String>,
     pub attempts: i64,
     pub created_at: i64,
+    /// Extra headers (a JSON object of name → value, e.g. `List-Unsubscribe`), or `None`.
+    pub extra_headers: Option<String>,
 }
 
 /// Why a delivery failed, already free of secrets.
@@ -206,13 +209,57 @@ pub fn build_message(from: &str, mail: &QueuedMail) -> Result<Message, Failure> 
         .map_err(|_| Failure::Permanent(format!("adresse du destinataire invalide : « {} »", mail.to_addr)))?;
     let subject: String = mail.subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     let date = SystemTime::UNIX_EPOCH + Duration::from_millis(mail.created_at.max(0) as u64);
-    let builder =
+    let mut builder =
         Message::builder().from(from).to(to).subject(subject).message_id(Some(mail.message_id.clone())).date(date);
+    for (name, value) in extra_headers(mail.extra_headers.as_deref())? {
+        builder = builder.raw_header(value_of(name, value)?);
+    }
     let built = match &mail.body_html {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), html.clone())),
         None => builder.singlepart(SinglePart::plain(mail.body_text.clone())),
     };
     built.map_err(|e| Failure::Permanent(format!("message impossible à construire : {e}")))
+}
+
+/// Headers the message builder sets itself: an extra header may never replace or double them.
+const RESERVED_HEADERS: &[&str] =
+    &["from", "to", "cc", "bcc", "reply-to", "sender", "subject", "date", "message-id", "mime-version", "return-path"];
+
+/// The stored extra headers, in a stable order (JSON object → name/value pairs).
+fn extra_headers(stored: Option<&str>) -> Result<Vec<(String, String)>, Failure> {
+    let Some(raw) = stored.map(str::trim).filter(|s| !s.is_empty() && *s != "null") else {
+        return Ok(Vec::new());
+    };
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw)
+        .map_err(|e| Failure::Permanent(format!("en-têtes supplémentaires illisibles : {e}")))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (name, value) in map {
+        let serde_json::Value::String(value) = value else {
+            return Err(Failure::Permanent(format!("en-tête « {name} » : la valeur doit être un texte")));
+        };
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// One extra header, checked so that nothing can inject another header or a second body: the
+/// name is letters, digits and dashes only and not one the builder owns; the value holds no
+/// control character at all (CR and LF included).
+fn value_of(name: String, value: String) -> Result<HeaderValue, Failure> {
+    let valid_name = !name.is_empty()
+        && name.len() <= 76
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.to_ascii_lowercase().starts_with("content-")
+        && !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str());
+    if !valid_name {
+        return Err(Failure::Permanent(format!("nom d'en-tête refusé : « {} »", name.escape_debug())));
+    }
+    if value.chars().any(char::is_control) || value.len() > 900 {
+        return Err(Failure::Permanent(format!("valeur refusée pour l'en-tête « {name} »")));
+    }
+    let header_name = HeaderName::new_from_ascii(name.clone())
+        .map_err(|_| Failure::Permanent(format!("nom d'en-tête refusé : « {name} »")))?;
+    Ok(HeaderValue::new(header_name, value))
 }
 
 /// Writes the message under a temporary name, then renames it: a reader never sees half a file.
@@ -307,7 +354,40 @@ mod tests {
             body_html: html.map(str::to_string),
             attempts: 0,
             created_at: 1_782_907_200_000,
+            extra_headers: None,
         }
+    }
+
+    #[test]
+    fn extra_headers_are_added_and_cannot_inject() {
+        let mut m = mail("jean@exemple.fr", None);
+        m.extra_headers = Some(
+            serde_json::json!({
+                "List-Unsubscribe": "<https://ouvrage.example/desabonnement/42.abcdef>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            })
+            .to_string(),
+        );
+        let text = String::from_utf8(build_message("no-reply@localhost", &m).unwrap().formatted()).unwrap();
+        assert!(text.contains("\r\nList-Unsubscribe: <https://ouvrage.example/desabonnement/42.abcdef>\r\n"), "{text}");
+        assert!(text.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{text}");
+
+        for bad in [
+            serde_json::json!({"X-Test": "a\r\nBcc: intrus@exemple.fr"}),
+            serde_json::json!({"X-Test\r\nBcc": "intrus@exemple.fr"}),
+            serde_json::json!({"Bcc": "intrus@exemple.fr"}),
+            serde_json::json!({"Content-Type": "text/html"}),
+            serde_json::json!({"X Test": "valeur"}),
+            serde_json::json!({"X-Test": 3}),
+        ] {
+            m.extra_headers = Some(bad.to_string());
+            let err = build_message("no-reply@localhost", &m).unwrap_err();
+            assert!(matches!(err, Failure::Permanent(_)), "{bad}: {err:?}");
+        }
+        m.extra_headers = Some("pas du JSON".into());
+        assert!(matches!(build_message("no-reply@localhost", &m), Err(Failure::Permanent(_))));
+        m.extra_headers = Some("null".into());
+        assert!(build_message("no-reply@localhost", &m).is_ok());
     }
 
     #[test]

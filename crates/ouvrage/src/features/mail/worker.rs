@@ -104,7 +104,7 @@ pub async fn claim(db: &Db, limit: i64) -> Result<Vec<QueuedMail>, sqlx::Error> 
            SELECT id FROM outbox
            WHERE (status = 'pending' OR (status = 'sending' AND locked_until < $2)) AND next_attempt_at <= $2
            ORDER BY id LIMIT $3{lock})
-         RETURNING id, message_id, to_addr, subject, body_text, body_html, attempts, created_at"
+         RETURNING id, message_id, to_addr, subject, body_text, body_html, attempts, created_at, extra_headers"
     );
     let mut tx = db.begin().await?;
     let mut rows: Vec<QueuedMail> = on_tx!(&mut tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))

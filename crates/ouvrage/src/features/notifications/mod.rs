@@ -2,7 +2,26 @@
 //! Capabilities call [`notify`] in the transaction of the change they announce; the digest
 //! job mails what is new at each user's chosen frequency, and both faces list notifications
 //! with their unread state.
+//!
+//! - [`digest`]: the periodic digest e-mails (claim before render, visibility re-checked).
+//! - [`inbox`]: the in-app lists (`/espace/notifications`, `/bo/notifications`) and read state.
+//! - [`unsubscribe`]: the one-click unsubscribe link every digest carries.
+//! - [`invoice`]: the immediate invoice e-mail to a company's billing contact.
+//! - [`bench`]: the digest benchmark of `ouvrage bench`.
 
+pub mod bench;
+pub mod digest;
+pub mod inbox;
+pub mod invoice;
+pub mod unsubscribe;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use digest::{DigestRunStats, claim_due_digests, compose_due_digests};
+pub use invoice::mail_invoice_to_billing_contact;
+
+use crate::app::AppState;
 use crate::db::Tx;
 use crate::domain::time::now_ms;
 use crate::domain::{ClientId, Permission, TenantId, UserId};
@@ -12,10 +31,13 @@ use crate::exec_tx;
 #[derive(Clone, Debug)]
 pub struct Event {
     pub tenant_id: TenantId,
-    /// The client the event's object belongs to; `None` for the firm's own business.
+    /// The client the event's object belongs to; `None` for the firm's own business. Set it for
+    /// anything a client user receives: digests re-check it against the recipient's current
+    /// company, and an event without a client is never mailed to a client user.
     pub client_id: Option<ClientId>,
     /// A stable code: `new_document`, `new_report`, `new_invoice`, `new_message`,
-    /// `contact_request_validated`, `credential_request`…
+    /// `contact_request_validated`, `credential_request`… (`new_invoice` events are mailed
+    /// only to recipients who still may see invoices).
     pub kind: &'static str,
     /// Identifies the event ("document:42"): recording it twice for a recipient keeps one row.
     pub event_key: String,
@@ -38,6 +60,20 @@ pub enum Audience {
     Office,
     /// One user (who must belong to the event's tenant).
     User(UserId),
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/espace/notifications", get(inbox::espace_list))
+        .route("/bo/notifications", get(inbox::bo_list))
+        .route("/notifications/{id}/lu", post(inbox::open))
+        .route("/notifications/tout-lu", post(inbox::open_all))
+        .route("/desabonnement/{token}", get(unsubscribe::page).post(unsubscribe::confirm))
+}
+
+/// `$start, $start+1, …` for `count` bound values (an `IN (…)` list).
+pub(crate) fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Records the event for every recipient of `audience`; returns how many rows were added.
