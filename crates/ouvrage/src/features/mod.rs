@@ -1,5 +1,6 @@
 //! The product, one folder per capability: each owns its routes, queries, templates and rules.
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod clients;
@@ -9,6 +10,7 @@ pub mod home;
 pub mod jobs;
 pub mod mail;
 pub mod notifications;
+pub mod requests;
 pub mod users;
 pub mod workers;
 
@@ -23,6 +25,9 @@ pub fn routes() -> Router<AppState> {
         .merge(home::routes())
         .merge(clients::routes())
         .merge(users::routes())
+        .merge(account::routes())
         .merge(files::routes())
         .merge(audit::routes())
+        .merge(notifications::routes())
+        .merge(requests::routes())
 }

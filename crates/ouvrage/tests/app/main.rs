@@ -4,14 +4,18 @@
 #[allow(dead_code)] // each area uses its part of the shared helpers
 mod support;
 
+mod accounts;
 mod auth;
 mod cli;
 mod clients;
+mod digests;
 mod files;
 mod isolation;
 mod jobs;
 mod mail;
+mod notifications;
 mod passwords;
+mod requests;
 mod schema;
 mod settings;
 mod smtp;
