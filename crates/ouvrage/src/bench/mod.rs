@@ -85,6 +85,8 @@ struct Report {
     generation_seconds: f64,
     rows: std::collections::BTreeMap<&'static str, usize>,
     resources: resources::Resources,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digests: Option<crate::features::notifications::bench::DigestBench>,
     scenarios: Vec<ScenarioReport>,
     budgets: Vec<BudgetReport>,
 }
@@ -221,7 +223,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
     let _ = stop.send(true);
     let _ = server.await;
 
-    let budgets = budgets(args.database, &generated, &resources, &reports, scale);
+    // Digest composition, on a state without workers so that no mail is sent meanwhile.
+    let digests = if args.only.as_deref().is_none_or(|o| "digests".contains(o)) {
+        let users = match scale {
+            Scale::Tiny => 200,
+            Scale::Medium => 50_000,
+            Scale::Large => 500_000,
+        };
+        let db = Db::connect(&database_url).await?;
+        let state = crate::app::AppState::new(config.clone(), db).await?;
+        let d = crate::features::notifications::bench::bench_digests(&state, users).await?;
+        state.db.close().await;
+        let ok = d.stats.mailed > 0;
+        all_ok &= ok;
+        println!(
+            "{:<24} {} utilisateurs, {} notifications : composés en {:.2} s{}",
+            "digests",
+            d.users,
+            d.notifications,
+            d.compose_seconds,
+            if ok { "" } else { "  ÉCHEC: aucun e-mail composé" }
+        );
+        Some(d)
+    } else {
+        None
+    };
+
+    let budgets = budgets(args.database, &generated, &resources, &reports, digests.as_ref(), scale);
     println!();
     println!("Budgets ({}):", if scale == Scale::Medium { "échelle medium" } else { "indicatifs hors échelle medium" });
     for b in &budgets {
@@ -242,6 +270,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         generation_seconds: generated.seconds,
         rows: generated.rows.clone(),
         resources,
+        digests,
         scenarios: reports,
         budgets,
     };
@@ -266,6 +295,7 @@ fn budgets(
     generated: &Generated,
     resources: &resources::Resources,
     reports: &[ScenarioReport],
+    digests: Option<&crate::features::notifications::bench::DigestBench>,
     scale: Scale,
 ) -> Vec<BudgetReport> {
     // PostgreSQL is held to twice the SQLite latency budgets.
@@ -300,6 +330,15 @@ fn budgets(
             value: generated.seconds,
             unit: "s",
             ok: generated.seconds <= 60.0,
+        });
+    }
+    if let Some(d) = digests.filter(|_| scale == Scale::Medium) {
+        out.push(BudgetReport {
+            budget: format!("digest composition ({} users)", d.users),
+            limit: 10.0,
+            value: d.compose_seconds,
+            unit: "s",
+            ok: d.compose_seconds <= 10.0,
         });
     }
     for r in reports.iter().filter(|r| matches!(r.scenario, "extranet_dashboard" | "bo_client_search")) {
