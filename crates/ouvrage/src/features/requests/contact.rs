@@ -23,7 +23,7 @@ use crate::features::notifications::{Audience, Event, notify};
 use crate::http::{Actor, AppError, AppResult, ClientActor, Ctx, StaffActor, render};
 use crate::on_db;
 
-const MESSAGE_MAX: usize = 2000;
+use super::MESSAGE_MAX;
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -872,13 +872,7 @@ pub async fn refuse(
         return Err(already_decided());
     }
     let reason = FormData(raw).text("reason");
-    let problem = if reason.is_empty() {
-        Some("Indiquez le motif du refus : il est transmis au client.".to_string())
-    } else if reason.chars().count() > MESSAGE_MAX {
-        Some(format!("Le motif ne doit pas dépasser {MESSAGE_MAX} caractères."))
-    } else {
-        None
-    };
+    let problem = super::refusal_problem(&reason, "Indiquez le motif du refus : il est transmis au client.");
     if let Some(msg) = problem {
         let f = BoForm { refuse_reason: reason, refuse_error: Some(msg), ..BoForm::empty() };
         return invalid(&bo_page(&state, &actor, ctx, &r, f).await?);

@@ -33,7 +33,7 @@ use crate::features::notifications::{Audience, Event, notify};
 use crate::features::users::account::{CreateUserError, DigestProfile, NewAccess, TemporaryPassword, create_access};
 use crate::http::{Actor, AppError, AppResult, Ctx, StaffActor, render};
 
-const MESSAGE_MAX: usize = 2000;
+use super::MESSAGE_MAX;
 
 // ---------------------------------------------------------------------------------------------
 // The public form
@@ -826,13 +826,8 @@ pub async fn refuse(
         return Err(already_decided());
     }
     let reason = FormData(raw).text("reason");
-    let problem = if reason.is_empty() {
-        Some("Indiquez le motif du refus : il est envoyé par e-mail au demandeur.".to_string())
-    } else if reason.chars().count() > MESSAGE_MAX {
-        Some(format!("Le motif ne doit pas dépasser {MESSAGE_MAX} caractères."))
-    } else {
-        None
-    };
+    let problem =
+        super::refusal_problem(&reason, "Indiquez le motif du refus : il est envoyé par e-mail au demandeur.");
     if let Some(msg) = problem {
         let t = Typed { refuse_reason: reason, refuse_error: Some(msg), ..Typed::default() };
         return invalid(bo_page(&state, &actor, ctx, &r, t).await?);

@@ -182,3 +182,18 @@ async fn bo_list(
     };
     Ok(render(&page)?.into_response())
 }
+
+/// The longest free text (message, reason) a request may carry.
+pub(crate) const MESSAGE_MAX: usize = 2000;
+
+/// What is wrong with a refusal's reason, if anything: it is required (the other side is told
+/// why) and bounded. `missing` says who receives it.
+pub(crate) fn refusal_problem(reason: &str, missing: &str) -> Option<String> {
+    if reason.is_empty() {
+        Some(missing.to_string())
+    } else if reason.chars().count() > MESSAGE_MAX {
+        Some(format!("Le motif ne doit pas dépasser {MESSAGE_MAX} caractères."))
+    } else {
+        None
+    }
+}
