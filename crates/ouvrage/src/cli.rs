@@ -41,6 +41,15 @@ pub enum Command {
     Demo,
     /// Measure the product at scale: generated data, HTTP load, start-up and memory (build with --release).
     Bench(crate::bench::BenchArgs),
+    /// Read thermal-study XML files (RSET, RSEE) and print what ouvrage extracts, as JSON.
+    Thermal {
+        /// The XML files to read.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Parse the files this many times and print the throughput instead (benchmarks).
+        #[arg(long)]
+        repeat: Option<usize>,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -124,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("le banc d'essai a relevé des réponses fausses")
             }
         }
+        Some(Command::Thermal { files, repeat }) => thermal(&files, repeat),
         Some(Command::Migrate) => {
             let db = open(&config).await?;
             let applied = crate::db::migrate(&db).await?;
@@ -158,6 +168,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             create_user_cli(&db, &tenant, &email, &role, client.as_deref(), name.as_deref(), password).await
         }
     }
+}
+
+/// Prints the extraction of each file, or with `repeat` times the parsing of all of them.
+fn thermal(files: &[std::path::PathBuf], repeat: Option<usize>) -> anyhow::Result<()> {
+    let mut contents = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).map_err(|e| anyhow::anyhow!("impossible de lire {} : {e}", f.display()))?;
+        contents.push((f, bytes));
+    }
+    match repeat {
+        None => {
+            let mut failed = false;
+            for (path, bytes) in &contents {
+                match ouvrage_thermal::parse(bytes) {
+                    Ok(study) => println!("{}", serde_json::to_string_pretty(&study)?),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("{} : {e}", path.display());
+                    }
+                }
+            }
+            anyhow::ensure!(!failed, "certains fichiers n'ont pas pu être lus");
+        }
+        Some(n) => {
+            let started = std::time::Instant::now();
+            for _ in 0..n {
+                for (path, bytes) in &contents {
+                    ouvrage_thermal::parse(bytes).map_err(|e| anyhow::anyhow!("{} : {e}", path.display()))?;
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            let parsed = n * contents.len();
+            println!(
+                "{{\"files\": {parsed}, \"seconds\": {seconds:.6}, \"files_per_second\": {:.1}}}",
+                parsed as f64 / seconds
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn open(config: &Config) -> anyhow::Result<Db> {

@@ -122,3 +122,29 @@ async fn serve_answers_then_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "serve exits 0 after draining: {status:?}");
 }
+
+fn thermal_sample(dir: &str, name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/thermal").join(dir).join(name)
+}
+
+#[test]
+fn thermal_prints_what_is_extracted_and_explains_what_it_cannot_read() {
+    let study = thermal_sample("synthetic", "SYNTHETIC_RE2020_RSEE-2022_logement_collectif_24lgts.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_ouvrage")).arg("thermal").arg(&study).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["format"], "re2020_rsee");
+    assert_eq!(json["postcode"], "69008");
+    assert_eq!(json["dwellings"], 24);
+    assert_eq!(json["buildings"][0]["bbio"], 55.2);
+
+    let dpe = thermal_sample("dpe", "dpe_v2.1_maison_individuelle_60_Breteuil_2260E1364581G.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_ouvrage")).arg("thermal").arg(&dpe).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DPE"));
+
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_ouvrage")).args(["thermal", "--repeat", "3"]).arg(&study).output().unwrap();
+    let timing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(timing["files"], 3);
+}
