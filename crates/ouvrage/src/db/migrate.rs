@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "notification_indexes",
         sql: include_str!("../../migrations/0005_notification_indexes.sql"),
     },
+    Migration { version: 6, name: "sites", sql: include_str!("../../migrations/0006_sites.sql") },
 ];
 
 pub fn render(sql: &str, engine: Engine) -> String {

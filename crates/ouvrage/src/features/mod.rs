@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod mail;
 pub mod notifications;
 pub mod requests;
+pub mod sites;
 pub mod users;
 pub mod workers;
 
@@ -30,4 +31,5 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(notifications::routes())
         .merge(requests::routes())
+        .merge(sites::routes())
 }

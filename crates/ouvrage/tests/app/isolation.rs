@@ -66,10 +66,31 @@ const FORM: &[(&str, &str)] = &[
     ("full_name", "Jean Pirate"),
     ("email", "pirate@exemple.fr"),
     ("role", "client_user"),
-    ("client_id", "{client}"),
-    ("contact_id", "{contact}"),
     ("legal_name", "Pirate SARL"),
     ("active", "on"),
+    ("postcode", "44000"),
+    ("city", "Nantes"),
+    ("phase", "works"),
+    ("status", "to_schedule"),
+];
+
+/// The same fields plus ids of the object set under test in form fields: routes that read ids
+/// from their form must refuse foreign ones.
+const FORM_IDS: &[(&str, &str)] = &[
+    ("name", "Pirate SARL"),
+    ("last_name", "Pirate"),
+    ("full_name", "Jean Pirate"),
+    ("email", "pirate@exemple.fr"),
+    ("role", "client_user"),
+    ("kind", "construction"),
+    ("postcode", "44000"),
+    ("city", "Nantes"),
+    ("phase", "works"),
+    ("status", "to_schedule"),
+    ("client_id", "{client}"),
+    ("contact_id", "{contact}"),
+    ("site_manager_id", "{contact}"),
+    ("parent_id", "{site}"),
 ];
 
 const CASES: &[Case] = &[
@@ -109,9 +130,9 @@ const CASES: &[Case] = &[
     get("/bo/utilisateurs", Access::Office),
     filter("/bo/utilisateurs?client={client}", Access::Office),
     get("/bo/utilisateurs/nouveau?client={client}&contact={contact}", Access::Office),
-    post("/bo/utilisateurs/nouveau", FORM, Access::Office),
+    post("/bo/utilisateurs/nouveau", FORM_IDS, Access::Office),
     get("/bo/utilisateurs/{user}/modifier", Access::Office),
-    post("/bo/utilisateurs/{user}/modifier", FORM, Access::Office),
+    post("/bo/utilisateurs/{user}/modifier", FORM_IDS, Access::Office),
     post("/bo/utilisateurs/{user}/mot-de-passe-temporaire", &[], Access::Office),
     // Firm settings and audit log.
     get("/bo/parametres", Access::Admin),
@@ -153,6 +174,24 @@ const CASES: &[Case] = &[
     post("/bo/demandes/identifiants/{credreq}/creer-client", FORM, Access::Office),
     post("/bo/demandes/identifiants/{credreq}/creer-acces", FORM, Access::Office),
     post("/bo/demandes/identifiants/{credreq}/refuser", &[("reason", "non")], Access::Office),
+    // Sites (chantiers, résidences, logements).
+    filter("/bo/chantiers?client={client}", Access::Staff),
+    filter("/bo/chantiers?conducteur={contact}&residence={site}", Access::Staff),
+    get("/bo/chantiers?cp=44", Access::Staff),
+    get("/bo/chantiers/nouveau", Access::Office),
+    get("/bo/chantiers/nouveau?client={client}", Access::Office),
+    post("/bo/chantiers/nouveau", FORM_IDS, Access::Office),
+    get("/bo/chantiers/{site}", Access::Staff),
+    get("/bo/chantiers/{site}/modifier", Access::Office),
+    post("/bo/chantiers/{site}/modifier", FORM_IDS, Access::Office),
+    post("/bo/chantiers/{site}/archiver", &[("archiver", "1")], Access::Office),
+    filter("/espace/chantiers?conducteur={contact}&residence={site}", Access::Client),
+    get("/espace/chantiers?cp=44", Access::Client),
+    get("/espace/chantiers/nouveau", Access::Client),
+    post("/espace/chantiers/nouveau", FORM_IDS, Access::Client),
+    get("/espace/chantiers/{site}", Access::Client),
+    get("/espace/chantiers/{site}/modifier", Access::Client),
+    post("/espace/chantiers/{site}/modifier", FORM_IDS, Access::Client),
     // Notifications.
     get("/espace/notifications", Access::Client),
     get("/espace/notifications?non-lues=1", Access::Client),
@@ -244,6 +283,7 @@ struct ObjectSet {
     request: i64,
     credreq: i64,
     notification: i64,
+    site: i64,
     /// Strings only this set's pages show: none may appear on a page served to an outsider.
     markers: Vec<String>,
 }
@@ -292,12 +332,18 @@ fn fill(template: &str, set: &ObjectSet) -> String {
         .replace("{request}", &set.request.to_string())
         .replace("{credreq}", &set.credreq.to_string())
         .replace("{notification}", &set.notification.to_string())
+        .replace("{site}", &set.site.to_string())
 }
 
 fn has_ids(path: &str) -> bool {
-    ["{client}", "{contact}", "{user}", "{file}", "{request}", "{credreq}", "{notification}"]
+    ["{client}", "{contact}", "{user}", "{file}", "{request}", "{credreq}", "{notification}", "{site}"]
         .iter()
         .any(|p| path.contains(p))
+}
+
+/// Whether the case carries ids anywhere: in its path or in its form fields.
+fn case_has_ids(case: &Case) -> bool {
+    has_ids(case.path) || case.form.iter().any(|(_, v)| has_ids(v))
 }
 
 async fn scalar(db: &Db, sql: &'static str, bind: &str) -> i64 {
@@ -325,6 +371,8 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
     let credreq = credential_request(&app.db, tenant, "Société Demandeuse Démo").await;
     let notification_title = format!("Notification-Secrète-{code}");
     let notification = insert_notification(&app.db, tenant, client, user, &notification_title).await;
+    let site_name = format!("Chantier-Secret-{code}");
+    let site = insert_site(&app.db, tenant, client, &site_name).await;
     ObjectSet {
         label: code,
         client,
@@ -334,8 +382,22 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
         request,
         credreq,
         notification,
-        markers: vec![name, file_name, request_name, "Société Demandeuse Démo".into(), notification_title],
+        site,
+        markers: vec![name, file_name, request_name, "Société Demandeuse Démo".into(), notification_title, site_name],
     }
+}
+
+async fn insert_site(db: &Db, tenant: i64, client: i64, name: &str) -> i64 {
+    on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO sites (tenant_id, client_id, kind, name, postcode, city, name_key, search_key, created_at, updated_at)
+         VALUES ($1, $2, 'construction', $3, '44000', 'Nantes', lower($3), lower($3), 0, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(name)
+    .fetch_one(p)
+    .await)
+    .unwrap()
 }
 
 async fn insert_notification(db: &Db, tenant: i64, client: i64, user: i64, title: &str) -> i64 {
@@ -456,6 +518,7 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
     let request = insert_contact_request(db, tenant, client, user, "Demande-Secrète-Bêta").await;
     let credreq = credential_request(db, tenant, "Société Demandeuse Bêta").await;
     let notification = insert_notification(db, tenant, client, user, "Notification-Secrète-Bêta").await;
+    let site = insert_site(db, tenant, client, "Chantier-Secret-Bêta").await;
     let set = ObjectSet {
         label: "beta",
         client,
@@ -465,7 +528,9 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
         request,
         credreq,
         notification,
+        site,
         markers: vec![
+            "Chantier-Secret-Bêta".into(),
             "Constructions Secrètes Bêta".into(),
             "Confidentielle-Bêta".into(),
             "plan-secret-beta.pdf".into(),
@@ -488,6 +553,7 @@ async fn snapshot(db: &Db, set: &ObjectSet) -> String {
          UNION ALL SELECT 'request ' || id || ' ' || status || ' ' || last_name FROM contact_requests WHERE client_id = $1
          UNION ALL SELECT 'credreq ' || id || ' ' || status || ' ' || COALESCE(client_id, 0) FROM credential_requests WHERE id = $2
          UNION ALL SELECT 'notification ' || id || ' ' || COALESCE(read_at, 0) FROM notifications WHERE id = $3
+         UNION ALL SELECT 'site ' || id || ' ' || name || ' ' || status || ' ' || archived || ' ' || updated_at FROM sites WHERE client_id = $1
          ORDER BY 1"
     )
     .bind(set.client)
@@ -533,11 +599,11 @@ async fn no_route_leaks_or_changes_another_clients_or_another_firms_objects() {
         for case in CASES {
             // Without ids, a POST by a role allowed to use the route acts on its own objects
             // (the feature tests cover that); only refused roles are tried here.
-            if case.method == "POST" && !has_ids(case.path) && who.may(case.access) {
+            if case.method == "POST" && !case_has_ids(case) && who.may(case.access) {
                 continue;
             }
             let targets: Vec<Option<&ObjectSet>> =
-                if has_ids(case.path) { world.foreign_to(who).into_iter().map(Some).collect() } else { vec![None] };
+                if case_has_ids(case) { world.foreign_to(who).into_iter().map(Some).collect() } else { vec![None] };
             for target in targets {
                 let path = target.map(|t| fill(case.path, t)).unwrap_or_else(|| case.path.to_string());
                 let resp = if case.method == "GET" {
@@ -563,7 +629,9 @@ async fn no_route_leaks_or_changes_another_clients_or_another_firms_objects() {
                     }
                 }
                 if let Some(target) = target {
+                    // Ids only in form fields may also be refused as invalid input (422).
                     let refused = matches!(status, 403 | 404)
+                        || (status == 422 && !has_ids(case.path))
                         || (case.filter && status == 200 && who.may(case.access))
                         || (who == Who::Anonymous && status == 303 && to.starts_with("/login"));
                     if !refused {
@@ -648,6 +716,7 @@ fn every_registered_route_is_in_the_matrix() {
                 .replace("{request}", "{id}")
                 .replace("{credreq}", "{id}")
                 .replace("{notification}", "{id}")
+                .replace("{site}", "{id}")
         })
         .chain(NOT_IN_MATRIX.iter().map(|(p, _)| p.to_string()))
         .collect();

@@ -18,5 +18,6 @@ mod passwords;
 mod requests;
 mod schema;
 mod settings;
+mod sites;
 mod smtp;
 mod users;

@@ -586,15 +586,14 @@ async fn a_new_contact_request_is_validated_by_staff_and_the_requester_told() {
     let access = format!("/espace/entreprise/contacts/{perrin}/acces");
     let resp = admin.submit(&access, &access, &[("role", "client_user"), ("digest_frequency", "daily")]).await;
     assert_eq!(resp.status(), 303);
-    let (user_client, user_contact, must_change): (i64, i64, bool) =
-        on_db!(&app.db, |p| {
-            sqlx::query_as(
+    let (user_client, user_contact, must_change): (i64, i64, bool) = on_db!(&app.db, |p| {
+        sqlx::query_as(
         "SELECT client_id, contact_id, must_change_password FROM users WHERE email = 'l.perrin@maisons-horizon.test'"
     )
     .fetch_one(p)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     assert_eq!((user_client, user_contact, must_change), (c001, perrin, true));
 
     // Validating twice does nothing more.

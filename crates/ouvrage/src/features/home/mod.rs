@@ -131,17 +131,6 @@ struct Section {
 
 const SECTIONS: &[Section] = &[
     Section {
-        path: "/bo/chantiers",
-        staff: true,
-        nav: "sites",
-        title: "Chantiers et sites",
-        coming: &[
-            "Chantiers créés à partir de l'étude thermique (RSET RT2012, RSEE RE2020), sans doublon.",
-            "Résidences et logements des contrats collectifs, locaux tertiaires.",
-            "Recherche par nom, code postal, ville, conducteur de travaux, dates d'intervention ; export Excel.",
-        ],
-    },
-    Section {
         path: "/bo/planning",
         staff: true,
         nav: "planning",
@@ -180,16 +169,6 @@ const SECTIONS: &[Section] = &[
         coming: &[
             "Boîte partagée des fils de discussion de tous les clients, par chantier et par sujet.",
             "Affectation à un membre de l'équipe, statut ouvert / répondu / clos.",
-        ],
-    },
-    Section {
-        path: "/espace/chantiers",
-        staff: false,
-        nav: "sites",
-        title: "Mes chantiers",
-        coming: &[
-            "Vos chantiers, créés en déposant l'étude thermique (fichier XML) de la construction.",
-            "Recherche par nom, code postal, ville, conducteur de travaux et dates d'intervention ; export Excel.",
         ],
     },
     Section {
