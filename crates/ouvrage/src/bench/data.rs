@@ -28,13 +28,16 @@ impl Scale {
     }
 
     pub fn sizes(self) -> Sizes {
-        let medium = Sizes { clients: 2_000, users: 10_000, files: 250_000, audit: 100_000 };
+        let medium =
+            Sizes { clients: 2_000, users: 10_000, sites: 50_000, dwellings: 20_000, files: 250_000, audit: 100_000 };
         match self {
-            Scale::Tiny => Sizes { clients: 20, users: 100, files: 500, audit: 500 },
+            Scale::Tiny => Sizes { clients: 20, users: 100, sites: 500, dwellings: 200, files: 500, audit: 500 },
             Scale::Medium => medium,
             Scale::Large => Sizes {
                 clients: medium.clients * 10,
                 users: medium.users * 10,
+                sites: medium.sites * 10,
+                dwellings: medium.dwellings * 10,
                 files: medium.files * 10,
                 audit: medium.audit * 10,
             },
@@ -42,12 +45,16 @@ impl Scale {
     }
 }
 
-/// Row counts of the generated firm. Sites, documents, messages and notifications join the
-/// generator with the capabilities that create their tables.
+/// Row counts of the generated firm. Documents, messages and notifications join the generator
+/// with the capabilities that create their tables.
 #[derive(Clone, Copy, Debug)]
 pub struct Sizes {
     pub clients: usize,
     pub users: usize,
+    /// All sites, dwellings included.
+    pub sites: usize,
+    /// Dwellings of residences, 40 per residence.
+    pub dwellings: usize,
     pub files: usize,
     pub audit: usize,
 }
@@ -57,6 +64,9 @@ pub struct Generated {
     pub staff_emails: Vec<String>,
     pub client_user_emails: Vec<String>,
     pub cities: Vec<&'static str>,
+    /// Each client's sites (index = client id - 1) with their postcode, for pages and filters
+    /// on the client's own sites.
+    pub sites_by_client: Vec<Vec<(i64, &'static str)>>,
     pub rows: std::collections::BTreeMap<&'static str, usize>,
     pub seconds: f64,
 }
@@ -160,6 +170,7 @@ async fn insert_batched(
                             Value::I(i) => b.push_bind(*i),
                             Value::OptI(i) => b.push_bind(*i),
                             Value::S(s) => b.push_bind(s.clone()),
+                            Value::OptS(s) => b.push_bind(s.clone()),
                             Value::B(x) => b.push_bind(*x),
                         };
                     }
@@ -184,7 +195,52 @@ enum Value {
     I(i64),
     OptI(Option<i64>),
     S(String),
+    OptS(Option<String>),
     B(bool),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn site_row(
+    id: i64,
+    client: i64,
+    kind: &str,
+    parent: Option<i64>,
+    name: &str,
+    number: &str,
+    street: &str,
+    postcode: &str,
+    city: &str,
+    manager: Option<i64>,
+    phase: &str,
+    status: &str,
+    expected: Option<String>,
+    actual: Option<String>,
+    now: i64,
+) -> Vec<Value> {
+    vec![
+        Value::I(id),
+        Value::I(1),
+        Value::I(client),
+        s(kind),
+        Value::OptI(parent),
+        s(name),
+        s(number),
+        s(street),
+        s(postcode),
+        s(format!("{}{:03}", &postcode[..2], 100 + (id % 300))),
+        s(city),
+        Value::OptI(manager),
+        s(if kind == "dwelling" { "collective" } else { "individual" }),
+        s(phase),
+        s(status),
+        Value::OptS(expected),
+        Value::OptS(actual),
+        s(search_key(&[name])),
+        s(search_key(&[city])),
+        s(search_key(&[name, number, street, postcode, city])),
+        Value::I(now),
+        Value::I(now),
+    ]
 }
 
 fn s(v: impl Into<String>) -> Value {
@@ -252,6 +308,7 @@ pub async fn generate(
     let mut users = Vec::with_capacity(sizes.users);
     let mut contacts = Vec::with_capacity(sizes.users);
     let mut staff_emails = Vec::new();
+    let mut contacts_by_client: Vec<Vec<i64>> = vec![Vec::new(); sizes.clients];
     let mut client_user_emails = Vec::new();
     for i in 1..=sizes.users {
         let first = *pick(&mut rng, FIRST);
@@ -270,6 +327,7 @@ pub async fn generate(
             (role, None, email)
         } else {
             let client = ((i - staff_count - 1) % sizes.clients + 1) as i64;
+            contacts_by_client[client as usize - 1].push(i as i64);
             let email = format!("user{i}@client{client}.bench.test");
             client_user_emails.push(email.clone());
             let role = if (i - staff_count - 1) < sizes.clients { "client_admin" } else { "client_user" };
@@ -316,6 +374,89 @@ pub async fn generate(
         "INSERT INTO users (id, tenant_id, client_id, contact_id, email, full_name, role, permissions, password_hash, active, search_key, created_at, updated_at) ",
         13,
         &users,
+    )
+    .await?;
+
+    // Sites: chantiers and premises, and residences of 40 dwellings each.
+    let residences = sizes.dwellings / 40;
+    let mut sites = Vec::with_capacity(sizes.sites);
+    let mut sites_by_client: Vec<Vec<(i64, &'static str)>> = vec![Vec::new(); sizes.clients];
+    let today = chrono::Utc::now().date_naive();
+    let mut next_id = 1i64;
+    let others = sizes.sites.saturating_sub(sizes.dwellings + residences);
+    for n in 0..(others + residences) {
+        let id = next_id;
+        next_id += 1;
+        // Every client gets at least one site, so every session has pages to open.
+        let client = if n < sizes.clients { n as i64 + 1 } else { rng.gen_range(1..=sizes.clients) as i64 };
+        let is_residence = n < residences;
+        let (city, postcode) = *pick(&mut rng, CITIES);
+        let street = *pick(&mut rng, STREETS);
+        let number = rng.gen_range(1..150).to_string();
+        let name = if is_residence {
+            format!("Résidence {} {}", pick(&mut rng, LAST), n + 1)
+        } else {
+            format!("{} {} — lot {}", if rng.gen_bool(0.8) { "Maison" } else { "Locaux" }, pick(&mut rng, LAST), n + 1)
+        };
+        let manager = contacts_by_client[client as usize - 1].first().copied();
+        let offset = rng.gen_range(-120..120);
+        let expected = (today + chrono::Duration::days(offset)).format("%Y-%m-%d").to_string();
+        let done = offset < 0 && rng.gen_bool(0.7);
+        sites_by_client[client as usize - 1].push((id, postcode));
+        sites.push(site_row(
+            id,
+            client,
+            if is_residence {
+                "residence"
+            } else if name.starts_with("Locaux") {
+                "premises"
+            } else {
+                "construction"
+            },
+            None,
+            &name,
+            &number,
+            street,
+            postcode,
+            city,
+            manager,
+            if offset > 30 { "works" } else { "handover" },
+            if done { "done" } else { "scheduled" },
+            Some(expected.clone()),
+            done.then_some(expected),
+            now,
+        ));
+        if is_residence {
+            for d in 1..=40 {
+                let dwelling = next_id;
+                next_id += 1;
+                sites.push(site_row(
+                    dwelling,
+                    client,
+                    "dwelling",
+                    Some(id),
+                    &format!("Logement {d} — {name}"),
+                    &number,
+                    street,
+                    postcode,
+                    city,
+                    None,
+                    "handover",
+                    "to_schedule",
+                    None,
+                    None,
+                    now,
+                ));
+            }
+        }
+    }
+    insert_batched(
+        &mut tx,
+        "INSERT INTO sites (id, tenant_id, client_id, kind, parent_id, name, street_number, street, postcode, city_code, city, \
+         site_manager_contact_id, operation_type, phase, status, expected_date, actual_date, name_key, city_key, search_key, \
+         created_at, updated_at) ",
+        22,
+        &sites,
     )
     .await?;
 
@@ -372,7 +513,7 @@ pub async fn generate(
     tx.commit().await?;
     if db.engine() == crate::db::Engine::Postgres {
         // Explicit ids were inserted: move the identity sequences past them.
-        for table in ["tenants", "clients", "contacts", "users"] {
+        for table in ["tenants", "clients", "contacts", "users", "sites"] {
             let sql = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))");
             crate::exec_db!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(p).await)?;
         }
@@ -384,11 +525,13 @@ pub async fn generate(
         staff_emails,
         client_user_emails,
         cities: cities.into_iter().collect(),
+        sites_by_client,
         rows: [
             ("clients", sizes.clients),
             ("users", sizes.users),
             ("contacts", contacts.len()),
             ("files", sizes.files),
+            ("sites", sites.len()),
             ("audit_log", sizes.audit),
         ]
         .into_iter()

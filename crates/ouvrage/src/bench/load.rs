@@ -16,7 +16,9 @@ pub enum As {
     Staff,
 }
 
-pub type PathFn = Arc<dyn Fn(&mut StdRng) -> String + Send + Sync>;
+/// The path of the next request, from the worker's random generator and the index of the
+/// worker's session (pages of the session user's own objects).
+pub type PathFn = Arc<dyn Fn(&mut StdRng, usize) -> String + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Scenario {
@@ -79,7 +81,8 @@ pub async fn run(base: &str, scenario: &Scenario, sessions: &[reqwest::Client], 
     let end = measure_from + settings.duration;
     let mut workers = Vec::new();
     for i in 0..settings.concurrency {
-        let client = sessions[i % sessions.len()].clone();
+        let session = i % sessions.len();
+        let client = sessions[session].clone();
         let scenario = scenario.clone();
         let base = base.to_string();
         workers.push(tokio::spawn(async move {
@@ -92,7 +95,7 @@ pub async fn run(base: &str, scenario: &Scenario, sessions: &[reqwest::Client], 
                 if now >= end {
                     break;
                 }
-                let path = (scenario.path)(&mut rng);
+                let path = (scenario.path)(&mut rng, session);
                 let sent = Instant::now();
                 let outcome = match client.get(format!("{base}{path}")).send().await {
                     Ok(resp) => {

@@ -91,26 +91,66 @@ struct Report {
     budgets: Vec<BudgetReport>,
 }
 
-fn scenarios(generated: &Generated) -> Vec<Scenario> {
+/// The client users the load sessions log in as, spread over the whole user base so that
+/// pages are not all the same company's.
+pub(crate) fn client_session_emails(generated: &Generated, n: usize) -> Vec<&str> {
+    let step = (generated.client_user_emails.len() / n.max(1)).max(1);
+    generated.client_user_emails.iter().step_by(step).take(n).map(String::as_str).collect()
+}
+
+/// The client id in a generated e-mail `user{i}@client{c}.bench.test`.
+fn client_of(email: &str) -> usize {
+    email.split("@client").nth(1).and_then(|r| r.split('.').next()).and_then(|c| c.parse().ok()).unwrap_or(1)
+}
+
+fn scenarios(generated: &Generated, concurrency: usize) -> Vec<Scenario> {
     let cities: Arc<Vec<&'static str>> = Arc::new(generated.cities.clone());
+    // Each client session's own sites, in session order.
+    let own_sites: Arc<Vec<Vec<(i64, &'static str)>>> = Arc::new(
+        client_session_emails(generated, concurrency)
+            .into_iter()
+            .map(|e| generated.sites_by_client[client_of(e) - 1].clone())
+            .collect(),
+    );
+    let for_list = own_sites.clone();
     vec![
-        Scenario { name: "healthz", who: As::Anonymous, path: Arc::new(|_| "/healthz".into()), marker: "ok" },
+        Scenario { name: "healthz", who: As::Anonymous, path: Arc::new(|_, _| "/healthz".into()), marker: "ok" },
         Scenario {
             name: "login_page",
             who: As::Anonymous,
-            path: Arc::new(|_| "/login".into()),
+            path: Arc::new(|_, _| "/login".into()),
             marker: "Se connecter",
         },
         Scenario {
             name: "extranet_dashboard",
             who: As::ClientUser,
-            path: Arc::new(|_| "/espace".into()),
+            path: Arc::new(|_, _| "/espace".into()),
             marker: "PHASE TRAVAUX",
+        },
+        Scenario {
+            name: "mes_chantiers_postcode",
+            who: As::ClientUser,
+            // A department where the session's company has sites: the list is never empty.
+            path: Arc::new(move |rng, session| {
+                let sites = &for_list[session];
+                let (_, postcode) = sites[rng.gen_range(0..sites.len())];
+                format!("/espace/chantiers?cp={}", &postcode[..2])
+            }),
+            marker: "id=\"chantiers-resultats\"",
+        },
+        Scenario {
+            name: "site_detail",
+            who: As::ClientUser,
+            path: Arc::new(move |rng, session| {
+                let sites = &own_sites[session];
+                format!("/espace/chantiers/{}", sites[rng.gen_range(0..sites.len())].0)
+            }),
+            marker: "id=\"site-infos\"",
         },
         Scenario {
             name: "bo_client_search",
             who: As::Staff,
-            path: Arc::new(move |rng| {
+            path: Arc::new(move |rng, _| {
                 format!(
                     "/bo/clients?q={}",
                     url::form_urlencoded::byte_serialize(cities[rng.gen_range(0..cities.len())].as_bytes())
@@ -183,7 +223,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         "{:<24} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}",
         "scénario", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "ratio", "erreurs"
     );
-    for scenario in scenarios(&generated) {
+    for scenario in scenarios(&generated, settings.concurrency) {
         let selected = scenario.name == "healthz" || args.only.as_deref().is_none_or(|o| scenario.name.contains(o));
         if !selected {
             continue;
@@ -341,9 +381,9 @@ fn budgets(
             ok: d.compose_seconds <= 10.0 * factor,
         });
     }
-    // The budgets name the dashboard and the filtered site list (which arrives with the
-    // sites capability); the back-office client search is reported without a budget.
-    for r in reports.iter().filter(|r| matches!(r.scenario, "extranet_dashboard")) {
+    // The budgets name the dashboard and the filtered site list; the site detail and the
+    // back-office client search are reported without a budget.
+    for r in reports.iter().filter(|r| matches!(r.scenario, "extranet_dashboard" | "mes_chantiers_postcode")) {
         let p99_limit = 20.0 * factor;
         out.push(BudgetReport {
             budget: format!("{} p99", r.scenario),
@@ -374,9 +414,7 @@ struct Sessions {
 impl Sessions {
     async fn open(base: &str, generated: &Generated, n: usize) -> anyhow::Result<Sessions> {
         let mut clients = Vec::new();
-        // Spread the sessions over the whole user base, so pages are not all the same company.
-        let step = (generated.client_user_emails.len() / n.max(1)).max(1);
-        for email in generated.client_user_emails.iter().step_by(step).take(n) {
+        for email in client_session_emails(generated, n) {
             clients.push(load::login(base, email, data::PASSWORD).await?);
         }
         let mut staff = Vec::new();

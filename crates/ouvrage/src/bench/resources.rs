@@ -117,14 +117,13 @@ pub async fn measure(config: &Config, generated: &Generated, settings: LoadSetti
     let idle_rss_mb = rss_mb(pid, "VmRSS:");
 
     let mut sessions = Vec::new();
-    let step = (generated.client_user_emails.len() / settings.concurrency.max(1)).max(1);
-    for email in generated.client_user_emails.iter().step_by(step).take(settings.concurrency) {
+    for email in super::client_session_emails(generated, settings.concurrency) {
         sessions.push(load::login(&base, email, PASSWORD).await?);
     }
     let dashboard = Scenario {
         name: "extranet_dashboard",
         who: As::ClientUser,
-        path: std::sync::Arc::new(|_| "/espace".into()),
+        path: std::sync::Arc::new(|_, _| "/espace".into()),
         marker: "PHASE TRAVAUX",
     };
     let result = load::run(&base, &dashboard, &sessions, settings).await;
