@@ -518,8 +518,6 @@ pub async fn generate(
             crate::exec_db!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(p).await)?;
         }
         crate::exec_db!(db, |p| sqlx::query("ANALYZE").execute(p).await)?;
-    } else {
-        crate::exec_db!(db, |p| sqlx::query("ANALYZE").execute(p).await)?;
     }
     Ok(Generated {
         staff_emails,
