@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0005_notification_indexes.sql"),
     },
     Migration { version: 6, name: "sites", sql: include_str!("../../migrations/0006_sites.sql") },
+    Migration {
+        version: 7,
+        name: "thermal_studies",
+        sql: include_str!("../../migrations/0007_thermal_studies.sql"),
+    },
 ];
 
 pub fn render(sql: &str, engine: Engine) -> String {
@@ -88,6 +93,10 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<i64>> {
         let sql = render(m.sql, tx.engine());
         exec_tx!(&mut tx, |c| sqlx::raw_sql(AssertSqlSafe(sql)).execute(c).await)
             .map_err(|e| anyhow::anyhow!("migration {} ({}) : {e}", m.version, m.name))?;
+        // Steps that need the application's Rust rules (folding), in the same transaction.
+        if m.version == 7 {
+            crate::features::sites::duplicates::fill_keys(&mut tx).await?;
+        }
         exec_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"
         )

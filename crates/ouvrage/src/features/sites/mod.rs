@@ -3,11 +3,13 @@
 //! "Mes chantiers" shows a client's own sites, which its users create and edit. Both faces
 //! share the same store, search and forms; [`Area`] says which face a request is on.
 
+pub mod duplicates;
 pub mod form;
 pub mod list;
 pub mod model;
 pub mod search;
 pub mod store;
+pub mod studies;
 
 use axum::Form;
 use axum::Router;

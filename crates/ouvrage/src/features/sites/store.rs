@@ -12,6 +12,7 @@ use crate::domain::{ClientId, ContactId, SiteId, TenantId, UserId};
 use crate::http::Actor;
 use crate::{exec_tx, on_db, on_tx};
 
+use super::duplicates::{address_key, owner_key, permit_key};
 use super::model::{SiteData, SiteKind};
 
 /// Whose sites a query may touch.
@@ -448,9 +449,10 @@ pub async fn insert(
             "INSERT INTO sites (tenant_id, client_id, kind, parent_id, name, street_number, street, postcode, city_code,
                                 city, site_manager_contact_id, operation_type, phase, status, expected_date,
                                 actual_date, permit_number, owner_name, dwellings, notes, name_key, city_key,
-                                search_key, archived, created_by, created_at, updated_at)
+                                search_key, archived, created_by, created_at, updated_at, permit_key, address_key,
+                                owner_key)
              SELECT $1, cl.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                    $22, $23, FALSE, $24, $25, $25
+                    $22, $23, FALSE, $24, $25, $25, $26, $27, $28
              FROM clients cl WHERE cl.id = $2 AND cl.tenant_id = $1
              RETURNING id",
         )
@@ -479,6 +481,9 @@ pub async fn insert(
         .bind(d.search_key())
         .bind(created_by)
         .bind(now)
+        .bind(permit_key(&d.permit_number))
+        .bind(address_key(&d.street_number, &d.street))
+        .bind(owner_key(&d.owner_name))
         .fetch_one(c)
         .await
     })
@@ -490,7 +495,8 @@ pub async fn update(tx: &mut Tx, scope: Scope, id: SiteId, d: &SiteData) -> Resu
         "UPDATE sites SET kind = $1, parent_id = $2, name = $3, street_number = $4, street = $5, postcode = $6,
                 city_code = $7, city = $8, site_manager_contact_id = $9, operation_type = $10, phase = $11,
                 status = $12, expected_date = $13, actual_date = $14, permit_number = $15, owner_name = $16,
-                dwellings = $17, notes = $18, name_key = $19, city_key = $20, search_key = $21, updated_at = $22
+                dwellings = $17, notes = $18, name_key = $19, city_key = $20, search_key = $21, updated_at = $22,
+                permit_key = $26, address_key = $27, owner_key = $28
          WHERE id = $23 AND tenant_id = $24 AND ($25 IS NULL OR client_id = $25)"
     )
     .bind(d.kind.code())
@@ -518,6 +524,9 @@ pub async fn update(tx: &mut Tx, scope: Scope, id: SiteId, d: &SiteData) -> Resu
     .bind(id)
     .bind(scope.tenant)
     .bind(scope.client)
+    .bind(permit_key(&d.permit_number))
+    .bind(address_key(&d.street_number, &d.street))
+    .bind(owner_key(&d.owner_name))
     .execute(c)
     .await)
 }
