@@ -19,7 +19,8 @@ CREATE INDEX documents_client ON documents (tenant_id, client_id, created_at);
 
 -- Each version of a site's thermal study: what was read from the file (`extracted`, the JSON
 -- of the reader's result), what changed since the previous version (`changes`, a JSON list of
--- {label, before, after}), and where it came from (`source`: form | api | demo).
+-- {label, before, after}), the site fields that followed it (`moved`, their labels joined by
+-- ", "), and where it came from (`source`: form | api | demo).
 -- sha256 is the file's: the same file is never imported twice for one client.
 CREATE TABLE thermal_studies (
     id {{id_pk}},
@@ -32,6 +33,7 @@ CREATE TABLE thermal_studies (
     engine_version TEXT,
     extracted TEXT NOT NULL,
     changes TEXT NOT NULL DEFAULT '[]',
+    moved TEXT NOT NULL DEFAULT '',
     source TEXT NOT NULL,
     api_token_id BIGINT,
     created_by BIGINT REFERENCES users(id),

@@ -55,7 +55,42 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage the integrators' API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
 }
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for one client; prints the token alone on standard output (it is not
+    /// shown again). Unknown tenant or client: exit code 2.
+    Create {
+        /// Slug of the firm (tenant).
+        #[arg(long)]
+        tenant: String,
+        /// Code of the client whose sites the token reaches.
+        #[arg(long)]
+        client: String,
+        /// A name to recognise the token by (the integrator's software), 100 characters at most.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// A refusal of what the command was given (unknown tenant or client…): exit code 2, as for
+/// the usage errors clap reports.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
@@ -96,7 +131,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("erreur : {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<InputError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }
@@ -113,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => {
             let app = Application::build(config).await?;
-            let loaded = crate::demo::load_if_empty(&app.state.db).await?;
+            let loaded = crate::demo::load_if_empty(&app.state.db, &app.state.files).await?;
             if loaded {
                 println!("Données de démonstration chargées.");
             }
@@ -147,7 +182,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Demo) => {
             let db = open(&config).await?;
             crate::db::migrate(&db).await?;
-            if crate::demo::load_if_empty(&db).await? {
+            let files = crate::features::files::FileStore::from_config(&config.storage)?;
+            if crate::demo::load_if_empty(&db, &files).await? {
                 println!("Données de démonstration chargées.");
                 print_logins();
                 Ok(())
@@ -166,6 +202,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut line)?;
             let password = line.lines().next().unwrap_or_default().to_string();
             create_user_cli(&db, &tenant, &email, &role, client.as_deref(), name.as_deref(), password).await
+        }
+        Some(Command::Token { command: TokenCommand::Create { tenant, client, name } }) => {
+            let db = open(&config).await?;
+            crate::db::migrate(&db).await?;
+            let secret = create_token_cli(&db, &tenant, &client, &name).await?;
+            println!("{secret}");
+            Ok(())
         }
     }
 }
@@ -278,6 +321,44 @@ async fn create_user_cli(
     tx.commit().await?;
     println!("Compte créé : {} ({}), id {}", email.as_str(), role.label(), id);
     Ok(())
+}
+
+/// Creates an API token for the client `client_code` of `tenant` and returns its secret (the
+/// caller prints it); what was done goes to standard error.
+pub async fn create_token_cli(db: &Db, tenant: &str, client_code: &str, name: &str) -> anyhow::Result<String> {
+    let name = crate::features::api::tokens::check_name(name).map_err(InputError)?;
+    let tenant_id: crate::domain::TenantId =
+        on_db!(db, |p| sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+            .bind(tenant)
+            .fetch_optional(p)
+            .await)?
+        .ok_or_else(|| InputError(format!("aucun prestataire (tenant) « {tenant} »")))?;
+    let client_id: crate::domain::ClientId =
+        on_db!(db, |p| sqlx::query_scalar("SELECT id FROM clients WHERE tenant_id = $1 AND code = $2")
+            .bind(tenant_id)
+            .bind(client_code.trim().to_uppercase())
+            .fetch_optional(p)
+            .await)?
+        .ok_or_else(|| InputError(format!("aucun client de code « {client_code} » chez « {tenant} »")))?;
+    let mut tx = db.begin().await?;
+    let created = crate::features::api::tokens::create(&mut tx, tenant_id, client_id, &name, None).await?;
+    let who = AuditActor { tenant_id, user_id: None, label: "ligne de commande".into(), ip: String::new() };
+    audit::record(
+        &mut tx,
+        who,
+        "create",
+        "api_token",
+        Some(created.id),
+        &format!("Jeton d'API « {name} » ({}…) créé pour le client {client_code}", created.prefix),
+    )
+    .await?;
+    tx.commit().await?;
+    eprintln!(
+        "Jeton d'API « {name} » créé pour le client {client_code} de « {tenant} » (id {}). \
+         Conservez-le : il ne sera plus affiché.",
+        created.id
+    );
+    Ok(created.secret)
 }
 
 fn print_logins() {

@@ -26,11 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0005_notification_indexes.sql"),
     },
     Migration { version: 6, name: "sites", sql: include_str!("../../migrations/0006_sites.sql") },
-    Migration {
-        version: 7,
-        name: "thermal_studies",
-        sql: include_str!("../../migrations/0007_thermal_studies.sql"),
-    },
+    Migration { version: 7, name: "thermal_studies", sql: include_str!("../../migrations/0007_thermal_studies.sql") },
 ];
 
 pub fn render(sql: &str, engine: Engine) -> String {

@@ -1,6 +1,7 @@
 //! The product, one folder per capability: each owns its routes, queries, templates and rules.
 
 pub mod account;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod clients;
@@ -32,4 +33,5 @@ pub fn routes() -> Router<AppState> {
         .merge(notifications::routes())
         .merge(requests::routes())
         .merge(sites::routes())
+        .merge(api::routes())
 }

@@ -116,12 +116,15 @@ impl IntoResponse for AppError {
 
 /// Turns the framework's plain-text rejections (malformed query string or form, wrong method,
 /// body too large, timeout) into French pages with the same status. Our own pages are HTML and
-/// pass through untouched; the JSON API answers with its own problem documents.
+/// pass through untouched; under `/api/` every error becomes a problem document (RFC 9457).
 pub async fn french_rejections(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
+    let api = req.uri().path().starts_with("/api/").then(|| req.uri().path().to_string());
     let resp = next.run(req).await;
+    if let Some(path) = api {
+        return crate::features::api::problem::finish(resp, &path);
+    }
     let status = resp.status();
-    if api || !status.is_client_error() {
+    if !status.is_client_error() {
         return resp;
     }
     let is_html = resp

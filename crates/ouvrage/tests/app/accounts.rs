@@ -95,7 +95,7 @@ async fn a_client_admin_gives_access_from_the_contact_list_and_the_mail_works() 
     let smtp = SmtpServer::start().await;
     let env = TestEnv::new().await;
     let app = TestApp::start(&env, |c| c.smtp_url = Some(smtp.url())).await;
-    ouvrage::demo::load_if_empty(&app.db).await.unwrap();
+    ouvrage::demo::load_if_empty(&app.db, &app.files).await.unwrap();
     let admin = app.login("client.admin@demo.test").await;
     let sophie = contact_id(&app.db, "s.garnier@maisons-horizon.test").await;
     let julien = user_id(&app.db, "client@demo.test").await;

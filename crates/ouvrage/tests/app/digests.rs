@@ -32,7 +32,7 @@ async fn app_with(adjust: impl FnOnce(&mut ouvrage::config::Config)) -> (TestApp
         adjust(c);
     })
     .await;
-    ouvrage::demo::load_if_empty(&app.db).await.unwrap();
+    ouvrage::demo::load_if_empty(&app.db, &app.files).await.unwrap();
     let state = state_of(&app).await;
     (app, state)
 }

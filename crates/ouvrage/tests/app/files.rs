@@ -8,7 +8,8 @@ use reqwest::multipart::{Form, Part};
 
 use crate::support::*;
 
-const SAMPLE_PDF: &str = "/work/shared/samples/facturx/mustang_EN16931_Einfach.pdf";
+const SAMPLE_PDF: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples/facturx/mustang_EN16931_Einfach.pdf");
 
 /// A small valid PDF; `tag` makes its bytes unique to a test.
 fn pdf(tag: &str) -> Vec<u8> {
@@ -36,16 +37,25 @@ async fn client_id(db: &Db, code: &str) -> i64 {
     .unwrap()
 }
 
+/// Files other than the demo chantiers' thermal studies.
 async fn file_rows(db: &Db) -> i64 {
-    on_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM files").fetch_one(p).await).unwrap()
+    on_db!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM files WHERE sha256 NOT IN (SELECT sha256 FROM thermal_studies)"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap()
 }
 
 async fn last_file_id(db: &Db) -> i64 {
     on_db!(db, |p| sqlx::query_scalar("SELECT MAX(id) FROM files").fetch_one(p).await).unwrap()
 }
 
-/// Files stored under DATA/files (temporary upload files included, so leftovers would show).
-fn stored_objects(app: &TestApp) -> Vec<std::path::PathBuf> {
+/// Files stored under DATA/files (temporary upload files included, so leftovers would show),
+/// but the demo chantiers' thermal studies.
+async fn stored_objects(app: &TestApp) -> Vec<std::path::PathBuf> {
+    let demo: Vec<String> =
+        on_db!(&app.db, |p| sqlx::query_scalar("SELECT sha256 FROM thermal_studies").fetch_all(p).await).unwrap();
     fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for e in entries.flatten() {
@@ -55,6 +65,7 @@ fn stored_objects(app: &TestApp) -> Vec<std::path::PathBuf> {
     }
     let mut out = Vec::new();
     walk(&app.data_dir.join("files"), &mut out);
+    out.retain(|p| !demo.iter().any(|sha| p.ends_with(sha)));
     out
 }
 
@@ -131,7 +142,7 @@ async fn staff_upload_is_listed_and_downloaded_by_the_clients_users_only() {
     let (status, docs) = other.get_text("/espace/documents").await;
     assert_eq!(status, 200);
     assert!(!docs.contains("Relevé étanchéité"));
-    assert!(docs.contains("apparaîtront ici"), "French empty state");
+    assert!(docs.contains("RSET_") || docs.contains("RSEE_"), "their own chantiers' studies are listed");
     // Client users have no access to the back-office page nor its upload.
     assert_eq!(client.get(&format!("/bo/clients/{c001}/fichiers")).await.status(), 403);
     // Staff see it too; anonymous visitors are sent to the login page.
@@ -222,7 +233,7 @@ async fn contents_that_are_not_accepted_are_refused_in_french_and_write_nothing(
     );
     assert!(body.contains("PDF, images JPEG ou PNG, XML"));
     assert_eq!(file_rows(&app.db).await, 0);
-    assert!(stored_objects(&app).is_empty(), "refused bytes are not stored");
+    assert!(stored_objects(&app).await.is_empty(), "refused bytes are not stored");
 
     let xml = b"<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY lol \"lol\">]>\n<r>&lol;</r>".to_vec();
     let resp = upload(&staff, c001, &[("etude.xml", xml)]).await;
@@ -238,7 +249,7 @@ async fn contents_that_are_not_accepted_are_refused_in_french_and_write_nothing(
     let resp = upload(&staff, c001, &[("vide.pdf", Vec::new())]).await;
     assert_eq!(resp.status(), 422);
     assert_eq!(file_rows(&app.db).await, 0);
-    assert!(stored_objects(&app).is_empty());
+    assert!(stored_objects(&app).await.is_empty());
 
     // In a batch, the good file is kept and the bad one named in the message.
     let zip = b"PK\x03\x04\x14\0\0\0\x08\0\0\0\0\0\0\0\0\0\0\0".to_vec();
@@ -249,11 +260,14 @@ async fn contents_that_are_not_accepted_are_refused_in_french_and_write_nothing(
     let body = resp.text().await.unwrap();
     assert!(body.contains("archive.pdf") && body.contains(".zip"), "{body}");
     assert!(body.contains("photo.png") && body.contains("etude.xml"));
-    let types: Vec<String> =
-        on_db!(&app.db, |p| sqlx::query_scalar("SELECT content_type FROM files ORDER BY id").fetch_all(p).await)
-            .unwrap();
+    let types: Vec<String> = on_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT content_type FROM files WHERE sha256 NOT IN (SELECT sha256 FROM thermal_studies) ORDER BY id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
     assert_eq!(types, ["image/png", "application/xml"]);
-    assert_eq!(stored_objects(&app).len(), 2);
+    assert_eq!(stored_objects(&app).await.len(), 2);
 
     // Nothing chosen: a French message, not an error page.
     let resp = upload(&staff, c001, &[("", Vec::new())]).await;
@@ -273,7 +287,7 @@ fn big_enough() -> Vec<u8> {
 async fn an_upload_above_the_limit_is_refused_with_413() {
     let env = TestEnv::new().await;
     let app = TestApp::start(&env, |c| c.max_upload_bytes = 2048).await;
-    ouvrage::demo::load_if_empty(&app.db).await.unwrap();
+    ouvrage::demo::load_if_empty(&app.db, &app.files).await.unwrap();
     let c001 = client_id(&app.db, "C001").await;
     let staff = app.login("bureau@demo.test").await;
     let mut big = pdf("gros");
@@ -283,7 +297,7 @@ async fn an_upload_above_the_limit_is_refused_with_413() {
     let body = resp.text().await.unwrap();
     assert!(body.contains("« gros.pdf » dépasse la taille maximale autorisée de 2\u{a0}Ko"), "{body}");
     assert_eq!(file_rows(&app.db).await, 0);
-    assert!(stored_objects(&app).is_empty());
+    assert!(stored_objects(&app).await.is_empty());
     // Far above the limit (the request body limit cuts the reading): the same single message.
     let mut huge = pdf("énorme");
     huge.splice(9..9, std::iter::repeat_n(b' ', 200_000));
@@ -312,11 +326,15 @@ async fn the_same_bytes_twice_are_stored_once_with_two_rows() {
     assert_eq!(upload(&staff, c001, &[("plan.pdf", bytes.clone())]).await.status(), 303);
     assert_eq!(upload(&staff, c002, &[("plan-copie.pdf", bytes.clone())]).await.status(), 303);
     assert_eq!(file_rows(&app.db).await, 2);
-    let objects = stored_objects(&app);
+    let objects = stored_objects(&app).await;
     assert_eq!(objects.len(), 1, "{objects:?}");
     assert_eq!(std::fs::read(&objects[0]).unwrap(), bytes);
-    let shas: Vec<String> =
-        on_db!(&app.db, |p| sqlx::query_scalar("SELECT DISTINCT sha256 FROM files").fetch_all(p).await).unwrap();
+    let shas: Vec<String> = on_db!(&app.db, |p| sqlx::query_scalar(
+        "SELECT DISTINCT sha256 FROM files WHERE sha256 NOT IN (SELECT sha256 FROM thermal_studies)"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
     assert_eq!(shas.len(), 1);
     assert!(objects[0].ends_with(&shas[0]), "the object is named by its SHA-256");
     // Each copy stays with its own client.
@@ -347,7 +365,7 @@ async fn an_upload_without_the_csrf_token_is_refused() {
         .unwrap();
     assert_eq!(resp.status(), 403, "a wrong token in the URL is refused");
     assert_eq!(file_rows(&app.db).await, 0);
-    assert!(stored_objects(&app).is_empty());
+    assert!(stored_objects(&app).await.is_empty());
     app.stop().await;
 }
 
@@ -358,7 +376,7 @@ async fn missing_bytes_answer_a_french_not_found_page() {
     let staff = app.login("bureau@demo.test").await;
     assert_eq!(upload(&staff, c001, &[("plan.pdf", pdf("perdu"))]).await.status(), 303);
     let id = last_file_id(&app.db).await;
-    for object in stored_objects(&app) {
+    for object in stored_objects(&app).await {
         std::fs::remove_file(object).unwrap();
     }
     let (status, body) = staff.get_text(&format!("/fichiers/{id}")).await;

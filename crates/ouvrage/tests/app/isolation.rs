@@ -192,6 +192,21 @@ const CASES: &[Case] = &[
     get("/espace/chantiers/{site}", Access::Client),
     get("/espace/chantiers/{site}/modifier", Access::Client),
     post("/espace/chantiers/{site}/modifier", FORM_IDS, Access::Client),
+    // Thermal studies: dropped on the new-chantier page, or a new version on a site (multipart).
+    post("/bo/chantiers/nouveau/etude?client={client}", &[], Access::Office),
+    post("/espace/chantiers/nouveau/etude", &[], Access::Client),
+    post("/bo/chantiers/{site}/etude", &[], Access::Office),
+    post("/espace/chantiers/{site}/etude", &[], Access::Client),
+    // Excel export of ticked rows or of every result (a foreign id is simply not exported).
+    filter("/bo/chantiers/export.xlsx?ids={site}", Access::Staff),
+    get("/bo/chantiers/export.xlsx?tout=1&cp=44", Access::Staff),
+    filter("/espace/chantiers/export.xlsx?ids={site}", Access::Client),
+    filter("/espace/chantiers/export.xlsx?tout=1&client={client}", Access::Client),
+    get("/espace/chantiers/export.xlsx?tout=1", Access::Client),
+    // Integrators' API tokens (the API itself has its own matrix below: its actors are tokens).
+    get("/bo/clients/{client}/integrations", Access::Admin),
+    post("/bo/clients/{client}/integrations", &[("name", "Logiciel pirate")], Access::Admin),
+    post("/bo/clients/{client}/integrations/{token}/revoquer", &[], Access::Admin),
     // Notifications.
     get("/espace/notifications", Access::Client),
     get("/espace/notifications?non-lues=1", Access::Client),
@@ -284,6 +299,8 @@ struct ObjectSet {
     credreq: i64,
     notification: i64,
     site: i64,
+    /// An integrator's API token of the client (its id, for the back-office token pages).
+    token: i64,
     /// Strings only this set's pages show: none may appear on a page served to an outsider.
     markers: Vec<String>,
 }
@@ -333,10 +350,11 @@ fn fill(template: &str, set: &ObjectSet) -> String {
         .replace("{credreq}", &set.credreq.to_string())
         .replace("{notification}", &set.notification.to_string())
         .replace("{site}", &set.site.to_string())
+        .replace("{token}", &set.token.to_string())
 }
 
 fn has_ids(path: &str) -> bool {
-    ["{client}", "{contact}", "{user}", "{file}", "{request}", "{credreq}", "{notification}", "{site}"]
+    ["{client}", "{contact}", "{user}", "{file}", "{request}", "{credreq}", "{notification}", "{site}", "{token}"]
         .iter()
         .any(|p| path.contains(p))
 }
@@ -373,6 +391,7 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
     let notification = insert_notification(&app.db, tenant, client, user, &notification_title).await;
     let site_name = format!("Chantier-Secret-{code}");
     let site = insert_site(&app.db, tenant, client, &site_name).await;
+    let token = api_token(&app.db, tenant, client, &format!("ouv_matrix_{code}_0123456789abcdef"), false).await;
     ObjectSet {
         label: code,
         client,
@@ -383,6 +402,7 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
         credreq,
         notification,
         site,
+        token,
         markers: vec![name, file_name, request_name, "Société Demandeuse Démo".into(), notification_title, site_name],
     }
 }
@@ -519,6 +539,7 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
     let credreq = credential_request(db, tenant, "Société Demandeuse Bêta").await;
     let notification = insert_notification(db, tenant, client, user, "Notification-Secrète-Bêta").await;
     let site = insert_site(db, tenant, client, "Chantier-Secret-Bêta").await;
+    let token = api_token(db, tenant, client, "ouv_matrix_beta_0123456789abcdef", false).await;
     let set = ObjectSet {
         label: "beta",
         client,
@@ -529,6 +550,7 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
         credreq,
         notification,
         site,
+        token,
         markers: vec![
             "Chantier-Secret-Bêta".into(),
             "Constructions Secrètes Bêta".into(),
@@ -554,6 +576,9 @@ async fn snapshot(db: &Db, set: &ObjectSet) -> String {
          UNION ALL SELECT 'credreq ' || id || ' ' || status || ' ' || COALESCE(client_id, 0) FROM credential_requests WHERE id = $2
          UNION ALL SELECT 'notification ' || id || ' ' || COALESCE(read_at, 0) FROM notifications WHERE id = $3
          UNION ALL SELECT 'site ' || id || ' ' || name || ' ' || status || ' ' || archived || ' ' || updated_at FROM sites WHERE client_id = $1
+         UNION ALL SELECT 'token ' || id || ' ' || name || ' ' || COALESCE(revoked_at, 0) FROM api_tokens WHERE client_id = $1
+         UNION ALL SELECT 'study ' || id || ' ' || site_id FROM thermal_studies WHERE client_id = $1
+         UNION ALL SELECT 'document ' || id || ' ' || title FROM documents WHERE client_id = $1
          ORDER BY 1"
     )
     .bind(set.client)
@@ -717,11 +742,181 @@ fn every_registered_route_is_in_the_matrix() {
                 .replace("{credreq}", "{id}")
                 .replace("{notification}", "{id}")
                 .replace("{site}", "{id}")
+                .replace("{token}", "{token_id}")
         })
+        .chain(API_CASES.iter().map(|c| c.path.split('?').next().unwrap().replace("{site}", "{id}")))
         .chain(NOT_IN_MATRIX.iter().map(|(p, _)| p.to_string()))
         .collect();
     let registered = registered_routes();
     assert!(registered.contains("/login") && registered.contains("/bo"), "scan found {registered:?}");
     let missing: Vec<_> = registered.iter().filter(|r| !covered.contains(r.as_str())).collect();
     assert!(missing.is_empty(), "routes missing from the isolation matrix: {missing:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The integrator API: its actors are tokens, each confined to one client of one firm.
+
+/// An API route; `{site}` is replaced by a site id of the object set under test.
+struct ApiCase {
+    method: &'static str,
+    path: &'static str,
+    /// For POSTs: multipart text fields sent beside a thermal study (placeholders allowed).
+    fields: &'static [(&'static str, &'static str)],
+    /// Needs no token (the OpenAPI document).
+    public: bool,
+}
+
+const API_CASES: &[ApiCase] = &[
+    ApiCase { method: "GET", path: "/api/v1/openapi.json", fields: &[], public: true },
+    ApiCase { method: "GET", path: "/api/v1/sites", fields: &[], public: false },
+    ApiCase { method: "GET", path: "/api/v1/sites?q=secret", fields: &[], public: false },
+    ApiCase { method: "GET", path: "/api/v1/sites/{site}", fields: &[], public: false },
+    ApiCase { method: "POST", path: "/api/v1/thermal-studies", fields: &[("site_id", "{site}")], public: false },
+];
+
+/// A token actor: the token of a client, a revoked one, or none.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Integrator {
+    None,
+    Revoked,
+    Garbage,
+    /// The token of the set's client.
+    Of(&'static str),
+}
+
+/// Inserts a token for `client` the way the application stores it (SHA-256 of the secret).
+async fn api_token(db: &Db, tenant: i64, client: i64, secret: &str, revoked: bool) -> i64 {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+    on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO api_tokens (tenant_id, client_id, name, prefix, token_hash, created_at, revoked_at)
+         VALUES ($1, $2, 'Logiciel thermique', $3, $4, 0, $5) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(&secret[..12])
+    .bind(&hash)
+    .bind(revoked.then_some(1_i64))
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+/// The RT2012 sample made unique (its hash differs for each request), so that a refusal never
+/// comes from "already imported".
+fn unique_study(n: usize) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/samples/thermal/synthetic/SYNTHETIC_RT2012_RSET-8100_maison_individuelle.xml");
+    let xml = std::fs::read_to_string(path).expect("RT2012 sample");
+    xml.replace("Maison individuelle EXEMPLE (fictif)", &format!("Maison Intrusion {n}")).into_bytes()
+}
+
+#[tokio::test]
+async fn api_tokens_reach_only_their_own_clients_objects() {
+    let (app, world) = setup().await;
+    let demo_tenant: i64 = on_db!(&app.db, |p| sqlx::query_scalar("SELECT tenant_id FROM clients WHERE id = $1")
+        .bind(world.c001.client)
+        .fetch_one(p)
+        .await)
+    .unwrap();
+    let sets = [("C001", &world.c001), ("C002", &world.c002), ("beta", &world.beta)];
+    for (label, set) in sets {
+        let tenant = if label == "beta" { world.beta_tenant } else { demo_tenant };
+        api_token(&app.db, tenant, set.client, &format!("ouv_isolation_token_{label}_0123456789abcdef"), false).await;
+    }
+    api_token(&app.db, demo_tenant, world.c001.client, "ouv_isolation_revoked_0123456789abcdef", true).await;
+    let before: Vec<String> =
+        futures::future::join_all([&world.c001, &world.c002, &world.beta].map(|s| snapshot(&app.db, s))).await;
+    let http = reqwest::Client::new();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    let integrators = [
+        Integrator::None,
+        Integrator::Revoked,
+        Integrator::Garbage,
+        Integrator::Of("C001"),
+        Integrator::Of("C002"),
+        Integrator::Of("beta"),
+    ];
+    for who in integrators {
+        let secret = match who {
+            Integrator::None => None,
+            Integrator::Revoked => Some("ouv_isolation_revoked_0123456789abcdef".to_string()),
+            Integrator::Garbage => Some("ouv_nothing_like_a_token".to_string()),
+            Integrator::Of(label) => Some(format!("ouv_isolation_token_{label}_0123456789abcdef")),
+        };
+        let own = match who {
+            Integrator::Of(label) => sets.iter().find(|(l, _)| *l == label).map(|(_, s)| *s),
+            _ => None,
+        };
+        let foreign: Vec<&ObjectSet> =
+            sets.iter().map(|(_, s)| *s).filter(|s| own.is_none_or(|o| o.label != s.label)).collect();
+        for case in API_CASES {
+            let targets: Vec<Option<&ObjectSet>> =
+                if case.path.contains("{site}") || case.fields.iter().any(|(_, v)| v.contains("{site}")) {
+                    foreign.iter().copied().map(Some).collect()
+                } else {
+                    vec![None]
+                };
+            for target in targets {
+                n += 1;
+                let path = target.map(|t| fill(case.path, t)).unwrap_or_else(|| case.path.to_string());
+                let mut req = if case.method == "GET" {
+                    http.get(app.url(&path))
+                } else {
+                    let mut form = reqwest::multipart::Form::new().part(
+                        "file",
+                        reqwest::multipart::Part::bytes(unique_study(n))
+                            .file_name("etude.xml")
+                            .mime_str("application/xml")
+                            .unwrap(),
+                    );
+                    for (k, v) in case.fields {
+                        form = form.text(*k, target.map(|t| fill(v, t)).unwrap_or_else(|| v.to_string()));
+                    }
+                    http.post(app.url(&path)).multipart(form)
+                };
+                if let Some(s) = &secret {
+                    req = req.bearer_auth(s);
+                }
+                let resp = req.send().await.unwrap();
+                let status = resp.status().as_u16();
+                let body = resp.text().await.unwrap_or_default();
+                let what = format!("{who:?} {} {path}", case.method);
+                for f in &foreign {
+                    if let Some(m) = f.markers.iter().find(|m| body.contains(m.as_str())) {
+                        failures.push(format!("{what}: shows «{m}» of {}", f.label));
+                    }
+                }
+                if let Some(t) = target {
+                    let refused = if own.is_some() { status == 404 } else { status == 401 };
+                    if !refused {
+                        failures.push(format!("{what}: answered {status} for an object of {}", t.label));
+                    }
+                } else if !case.public && own.is_none() && status != 401 {
+                    failures.push(format!("{what}: answered {status} without a valid token"));
+                } else if (case.public || own.is_some()) && status != 200 {
+                    failures.push(format!("{what}: answered {status} to its rightful user"));
+                }
+            }
+        }
+        // The positive control: each token reaches its own client's site.
+        if let (Some(own), Some(s)) = (own, &secret) {
+            let path = format!("/api/v1/sites/{}", own.site);
+            let status = http.get(app.url(&path)).bearer_auth(s).send().await.unwrap().status().as_u16();
+            if status != 200 {
+                failures.push(format!("{who:?} GET {path}: {status} for its own site"));
+            }
+        }
+    }
+    let after: Vec<String> =
+        futures::future::join_all([&world.c001, &world.c002, &world.beta].map(|s| snapshot(&app.db, s))).await;
+    for ((b, a), set) in before.iter().zip(&after).zip(["C001", "C002", "beta"]) {
+        if b != a {
+            failures.push(format!("the objects of {set} changed:\nbefore:\n{b}\nafter:\n{a}"));
+        }
+    }
+    assert!(n > 20, "the API matrix ran {n} requests");
+    assert!(failures.is_empty(), "{} leaks:\n{}", failures.len(), failures.join("\n"));
+    app.stop().await;
 }

@@ -134,7 +134,7 @@ async fn column(db: &Db, sql: &'static str) -> Vec<String> {
 async fn a_job_queued_before_a_restart_runs_after_it() {
     let env = TestEnv::new().await;
     let app = TestApp::start(&env, |c| c.workers = false).await;
-    ouvrage::demo::load_if_empty(&app.db).await.unwrap();
+    ouvrage::demo::load_if_empty(&app.db, &app.files).await.unwrap();
     let now = now_ms();
     // Unused for nine hours (idle timeout passed) / opened eight days ago / in use.
     insert_session(&app.db, "idle", now - 2 * DAY_MS, now - 9 * HOUR_MS).await;

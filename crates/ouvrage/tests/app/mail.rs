@@ -35,7 +35,7 @@ async fn outbox(db: &Db) -> Vec<OutboxRow> {
 /// An app on `env` with the demo data, sending through `smtp_url` (files when `None`).
 async fn app_with(env: &TestEnv, smtp_url: Option<String>) -> TestApp {
     let app = TestApp::start(env, |c| c.smtp_url = smtp_url).await;
-    ouvrage::demo::load_if_empty(&app.db).await.unwrap();
+    ouvrage::demo::load_if_empty(&app.db, &app.files).await.unwrap();
     app
 }
 
@@ -134,7 +134,7 @@ async fn two_instances_never_send_the_same_message() {
     let smtp = SmtpServer::start().await;
     let env = TestEnv::new().await;
     let first = TestApp::start(&env, |c| c.workers = false).await;
-    ouvrage::demo::load_if_empty(&first.db).await.unwrap();
+    ouvrage::demo::load_if_empty(&first.db, &first.files).await.unwrap();
     let mut tx = first.db.begin().await.unwrap();
     for i in 0..40 {
         let mail = OutgoingMail {

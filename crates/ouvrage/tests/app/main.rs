@@ -5,10 +5,12 @@
 mod support;
 
 mod accounts;
+mod api;
 mod auth;
 mod cli;
 mod clients;
 mod digests;
+mod exports;
 mod files;
 mod isolation;
 mod jobs;
@@ -20,4 +22,5 @@ mod schema;
 mod settings;
 mod sites;
 mod smtp;
+mod studies;
 mod users;

@@ -137,8 +137,9 @@ async fn the_audit_log_is_paginated_by_hundreds() {
     let tenant: i64 =
         on_db!(&app.db, |p| sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'demo'").fetch_one(p).await)
             .unwrap();
+    // At least 150 entries (the demo's own may already be more).
     let before = count(&app.db, "SELECT COUNT(*) FROM audit_log").await;
-    for i in 0..(150 - before) {
+    for i in 0..(150 - before).max(0) {
         ouvrage::exec_db!(&app.db, |p| sqlx::query(
             "INSERT INTO audit_log (tenant_id, actor_label, action, entity, summary, created_at) VALUES ($1, 'import', 'create', 'site', $2, $3)"
         )
@@ -149,14 +150,16 @@ async fn the_audit_log_is_paginated_by_hundreds() {
         .await)
         .unwrap();
     }
-    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM audit_log").await, 150);
+    let entries = count(&app.db, "SELECT COUNT(*) FROM audit_log").await;
+    assert!(entries >= 150);
     let admin = app.login("admin@demo.test").await;
     // Logging in added one entry.
+    let total = entries + 1;
     let body = unescape(&admin.get_text("/bo/parametres/journal").await.1);
-    assert!(body.contains("151 entrées — 1 à 100"), "{body}");
+    assert!(body.contains(&format!("{total} entrées — 1 à 100")), "{body}");
     assert!(body.contains("href=\"/bo/parametres/journal?page=2\""));
     let body = unescape(&admin.get_text("/bo/parametres/journal?page=2").await.1);
-    assert!(body.contains("101 à 151"));
+    assert!(body.contains(&format!("101 à {}", total.min(200))));
     let body = unescape(&admin.get_text("/bo/parametres/journal?entite=site").await.1);
     assert!(body.contains("Chantier") && !body.contains("Connexion"));
     app.stop().await;

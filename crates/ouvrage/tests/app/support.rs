@@ -13,6 +13,7 @@ use tokio::sync::watch;
 pub struct TestApp {
     pub base: String,
     pub db: Db,
+    pub files: ouvrage::features::files::FileStore,
     pub data_dir: PathBuf,
     pub config: Config,
     stop: watch::Sender<bool>,
@@ -76,7 +77,7 @@ impl TestApp {
     pub async fn spawn() -> TestApp {
         let env = TestEnv::new().await;
         let app = TestApp::start(&env, |_| {}).await;
-        ouvrage::demo::load_if_empty(&app.db).await.expect("demo data");
+        ouvrage::demo::load_if_empty(&app.db, &app.files).await.expect("demo data");
         app
     }
 
@@ -87,6 +88,7 @@ impl TestApp {
         let app = Application::build(config.clone()).await.expect("app builds");
         let addr = app.local_addr();
         let db = app.state.db.clone();
+        let files = app.state.files.clone();
         let (stop, rx) = watch::channel(false);
         let handle = tokio::spawn(async move {
             app.run(Some(rx)).await.expect("server runs");
@@ -94,6 +96,7 @@ impl TestApp {
         TestApp {
             base: format!("http://{addr}"),
             db,
+            files,
             data_dir: config.data_dir.clone(),
             config,
             stop,

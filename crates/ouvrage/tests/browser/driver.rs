@@ -42,6 +42,15 @@ pub struct Chromium {
 impl Chromium {
     /// Starts chromedriver and opens a Chromium session with a new, empty profile.
     pub async fn start() -> Chromium {
+        Chromium::start_with(None).await
+    }
+
+    /// Like [`Chromium::start`], files downloaded without asking into `downloads`.
+    pub async fn start_downloading_to(downloads: &std::path::Path) -> Chromium {
+        Chromium::start_with(Some(downloads)).await
+    }
+
+    async fn start_with(downloads: Option<&std::path::Path>) -> Chromium {
         let port = free_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -56,8 +65,17 @@ impl Chromium {
         wait_until_ready(&driver_url).await;
 
         let profile = tempfile::tempdir().expect("profile dir");
+        let prefs = match downloads {
+            Some(dir) => json!({
+                "download.default_directory": dir.display().to_string(),
+                "download.prompt_for_download": false,
+                "safebrowsing.enabled": false,
+            }),
+            None => json!({}),
+        };
         let caps = json!({
             "goog:chromeOptions": {
+                "prefs": prefs,
                 "binary": CHROMIUM,
                 "args": [
                     "--headless=new",
@@ -114,6 +132,20 @@ impl Chromium {
         .await;
         let now = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
         assert!(ok, "the browser should reach {path}, it is on {now}");
+    }
+
+    /// Logs in through the real form ("Se connecter").
+    pub async fn login(&self, base: &str, email: &str, password: &str) {
+        self.goto(&format!("{base}/login")).await;
+        self.wait_css("input#email").await.send_keys(email).await.expect("type the e-mail");
+        self.wait_css("input#password").await.send_keys(password).await.expect("type the password");
+        self.client
+            .find(Locator::XPath("//button[normalize-space()='Se connecter']"))
+            .await
+            .expect("the « Se connecter » button")
+            .click()
+            .await
+            .expect("click « Se connecter »");
     }
 
     /// The visible text of the whole page.

@@ -7,17 +7,7 @@ use crate::support::TestApp;
 
 /// Types the credentials into the login form's fields and clicks "Se connecter".
 async fn fill_login_form(chromium: &Chromium, app: &TestApp, email: &str, password: &str) {
-    chromium.goto(&app.url("/login")).await;
-    chromium.wait_css("input#email").await.send_keys(email).await.expect("type the e-mail");
-    chromium.wait_css("input#password").await.send_keys(password).await.expect("type the password");
-    chromium
-        .client
-        .find(Locator::XPath("//button[normalize-space()='Se connecter']"))
-        .await
-        .expect("the « Se connecter » button")
-        .click()
-        .await
-        .expect("click « Se connecter »");
+    chromium.login(&app.base, email, password).await;
 }
 
 #[tokio::test]

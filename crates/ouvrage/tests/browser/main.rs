@@ -6,5 +6,6 @@
 #[path = "../app/support.rs"]
 mod support;
 
+mod chantier_from_study;
 mod driver;
 mod login;

@@ -1,20 +1,31 @@
 //! Creating, editing and archiving sites, on both faces. The form is checked in two steps:
 //! what needs no database ([`model::validate`]), then the references (site manager, parent
 //! residence) against the site's client, inside the transaction that writes.
+//!
+//! A new chantier can start from its thermal study: the file dropped on the creation page
+//! opens the form prefilled, what is still missing marked ([`studies::Marks`]); the form
+//! carries the staged file's token, and the file is filed on the site in the transaction that
+//! creates it. Before any creation, the sites that look like the same chantier are shown
+//! ([`duplicates::find`]) and the user must confirm with "Créer quand même".
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use bytes::Bytes;
+use ouvrage_thermal::ThermalStudy;
 use serde::Deserialize;
 
+use super::duplicates::{self, Candidate, Probe};
 use super::list::{CLIENT_LIST_MAX, load};
 use super::model::{
     self, MANAGER_ERROR, OperationType, PARENT_ERROR, Phase, SiteData, SiteForm, SiteKind, SiteStatus, fr_day, options,
     status_label,
 };
 use super::store::{self, Scope, SiteRow};
+use super::studies::{self, Importer, Marks, Source, StudyError, Target};
+use super::study_pages::{self, DuplicateView, Refused, StudyView};
 use super::{Area, can_write};
 use crate::app::AppState;
 use crate::db::Tx;
@@ -22,6 +33,8 @@ use crate::domain::{ClientId, SiteId, TenantId};
 use crate::features::audit;
 use crate::features::clients::store::{active_clients, client, contacts_of};
 use crate::features::clients::ui::{FieldErrors, FormData, Opt, parse_id, parse_opt_id};
+use crate::features::files::storage::sha256_hex;
+use crate::features::files::upload::StoredUpload;
 use crate::http::{Actor, AppError, AppResult, Ctx, StaffActor, render};
 
 /// `?client=…&residence=…` of the creation page: the client chosen (back office) and the
@@ -42,7 +55,7 @@ fn require_writer(actor: &Actor) -> AppResult<()> {
 }
 
 /// The client a form is for: its id and how it is named.
-struct ClientRef {
+pub struct ClientRef {
     tenant: TenantId,
     id: ClientId,
     label: String,
@@ -247,6 +260,22 @@ struct FormPage {
     status_text: String,
     actual_text: String,
     errors: FieldErrors,
+    /// The action of the thermal-study drop zone (a new site that is not a dwelling); empty
+    /// when the page has none.
+    drop_action: String,
+    accept: &'static str,
+    /// Why the dropped (or carried) study was refused.
+    study_error: Option<String>,
+    /// The file is already filed on a site: the message and that site's page, instead of the form.
+    already: Option<(String, String)>,
+    /// What the study the form was prefilled from says.
+    study: Option<StudyView>,
+    study_token: String,
+    study_name: String,
+    /// What the prefilled form still lacks (empty without a study).
+    marks: Marks,
+    /// Sites that look like the same chantier: "Créer quand même" is offered.
+    duplicates: Vec<DuplicateView>,
 }
 
 async fn form_page(
@@ -282,6 +311,12 @@ async fn form_page(
         }
         parents.push(Opt::new(id.to_string(), label, &form.parent_id));
     }
+    let drop_action = match (existing, area) {
+        (Some(_), _) => String::new(),
+        _ if form.kind == SiteKind::Dwelling.code() => String::new(),
+        (None, Area::Espace) => format!("{base}/nouveau/etude?_csrf={}", ctx.csrf),
+        (None, Area::Bo) => format!("{base}/nouveau/etude?_csrf={}&client={}", ctx.csrf, client.id),
+    };
     let (title, action, cancel) = match existing {
         Some(s) => {
             (format!("Modifier « {} »", s.name), format!("{base}/{}/modifier", s.id), format!("{base}/{}", s.id))
@@ -315,11 +350,42 @@ async fn form_page(
         actual_text: if form.actual_date.is_empty() { String::new() } else { fr_day(&form.actual_date) },
         form,
         errors,
+        drop_action,
+        accept: study_pages::ACCEPT,
+        study_error: None,
+        already: None,
+        study: None,
+        study_token: String::new(),
+        study_name: String::new(),
+        marks: Marks::default(),
+        duplicates: Vec::new(),
     })
 }
 
+impl FormPage {
+    /// The form carries `study`: its hidden fields, what it says, what the form still lacks.
+    fn with_study(mut self, study: Option<&Carried>) -> FormPage {
+        if let Some(c) = study {
+            self.study_token = c.token.clone();
+            self.study_name = c.name.clone();
+            self.study = Some(StudyView::of(&c.study));
+            self.marks = Marks::of(&self.form);
+        }
+        self
+    }
+
+    fn with_duplicates(mut self, found: &[Candidate], area: Area) -> FormPage {
+        self.duplicates = found.iter().map(|c| DuplicateView::of(c, area)).collect();
+        self
+    }
+}
+
+fn respond(status: StatusCode, page: FormPage) -> AppResult<Response> {
+    Ok((status, render(&page)?).into_response())
+}
+
 fn invalid(page: FormPage) -> AppResult<Response> {
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)?).into_response())
+    respond(StatusCode::UNPROCESSABLE_ENTITY, page)
 }
 
 #[derive(Template)]
@@ -393,6 +459,97 @@ fn kind_name(d: &SiteData) -> String {
     model::kind_label(d.kind.code()).to_lowercase()
 }
 
+/// The client a new site is for: the user's own in the extranet; in the back office the one
+/// named by `raw` (the query's or the form's `client`), which must be a client of the firm
+/// (anything else is a forged id).
+pub async fn new_client(state: &AppState, actor: &Actor, area: Area, raw: &str) -> AppResult<ClientRef> {
+    let id = match area {
+        Area::Espace => actor.client_scope().map(|c| c.0).unwrap_or(-1),
+        Area::Bo => parse_id(raw)?,
+    };
+    client_ref(state, actor.tenant_id, id).await
+}
+
+/// The empty form of a new chantier.
+fn blank(client: &ClientRef) -> SiteForm {
+    SiteForm {
+        client_id: client.id.to_string(),
+        kind: SiteKind::Construction.code().into(),
+        phase: Phase::Works.code().into(),
+        status: SiteStatus::ToSchedule.code().into(),
+        ..SiteForm::default()
+    }
+}
+
+/// A thermal study carried by the creation form: its token and name (the hidden fields), and
+/// what the staged file says, read again from the store.
+struct Carried {
+    token: String,
+    name: String,
+    stored: StoredUpload,
+    study: ThermalStudy,
+}
+
+/// The page saying that this very file is already filed on a site (409), with its link.
+async fn already_imported(
+    state: &AppState,
+    ctx: Ctx,
+    area: Area,
+    client: &ClientRef,
+    site_id: SiteId,
+) -> AppResult<Response> {
+    let mut page = form_page(state, ctx, area, client, None, blank(client), FieldErrors::default()).await?;
+    page.already = Some((StudyError::AlreadyImported { site_id }.to_string(), format!("{}/{site_id}", area.base())));
+    respond(StatusCode::CONFLICT, page)
+}
+
+/// The creation page again, with why the dropped file was refused.
+async fn refused(
+    state: &AppState,
+    ctx: Ctx,
+    area: Area,
+    client: &ClientRef,
+    (status, message): Refused,
+) -> AppResult<Response> {
+    let mut page = form_page(state, ctx, area, client, None, blank(client), FieldErrors::default()).await?;
+    page.study_error = Some(message);
+    respond(status, page)
+}
+
+/// `POST {base}/nouveau/etude`: the dropped study opens the form prefilled (nothing is written
+/// to the database until the form is sent); a refused file shows the creation page again with
+/// why. `upload` is the file as read from the request (by [`study_pages::read_upload`]).
+pub async fn study_new(
+    state: &AppState,
+    ctx: Ctx,
+    actor: &Actor,
+    area: Area,
+    client: &ClientRef,
+    upload: Result<(String, Bytes), Refused>,
+) -> AppResult<Response> {
+    require_writer(actor)?;
+    let (name, bytes) = match upload {
+        Ok(v) => v,
+        Err(r) => return refused(state, ctx, area, client, r).await,
+    };
+    if let Some(site_id) = studies::imported_on(&state.db, client.tenant, client.id, &sha256_hex(&bytes)).await? {
+        return already_imported(state, ctx, area, client, site_id).await;
+    }
+    let staged = match studies::stage(state, client.tenant, client.id, &name, bytes).await {
+        Ok(s) => s,
+        Err(e) => return refused(state, ctx, area, client, study_pages::refusal(e)?).await,
+    };
+    let form = studies::prefill(&staged.study, client.id);
+    let found = duplicates::find(&state.db, Scope::of(actor), &study_pages::probe_of(&form), None).await?;
+    let page = form_page(state, ctx, area, client, None, form, FieldErrors::default()).await?;
+    let mut page = page.with_duplicates(&found, area);
+    page.study_token = staged.token;
+    page.study_name = staged.name;
+    page.study = Some(StudyView::of(&staged.study));
+    page.marks = Marks::of(&page.form);
+    Ok(render(&page)?.into_response())
+}
+
 pub async fn create(
     state: &AppState,
     ctx: Ctx,
@@ -401,44 +558,92 @@ pub async fn create(
     raw: Vec<(String, String)>,
 ) -> AppResult<Response> {
     require_writer(actor)?;
-    let typed = read_form(&FormData(raw));
-    // The client: the user's own in the extranet; the one chosen in the back office, which
-    // must be a client of the firm (anything else is a forged id).
-    let client_id = match area {
-        Area::Espace => actor.client_scope().map(|c| c.0).unwrap_or(-1),
-        Area::Bo => parse_id(&typed.client_id)?,
+    let fields = FormData(raw);
+    let typed = read_form(&fields);
+    let create_anyway = fields.get("create_anyway") == "1";
+    let client = new_client(state, actor, area, &typed.client_id).await?;
+    // The study the form carries, read again from the store: the hidden fields only name it.
+    let token = fields.get("study_token");
+    let carried = if token.is_empty() {
+        None
+    } else {
+        let name = fields.get("study_name");
+        match studies::unstage(state, client.tenant, client.id, &token, &name).await {
+            Ok((stored, study)) => Some(Carried { token, name, stored, study }),
+            Err(e) => {
+                // A forged or lost token: nothing is attached, the form comes back without it.
+                let (status, message) = study_pages::refusal(e)?;
+                let mut page = form_page(state, ctx, area, &client, None, typed, FieldErrors::default()).await?;
+                page.study_error = Some(message);
+                return respond(status, page);
+            }
+        }
     };
-    let client = client_ref(state, actor.tenant_id, client_id).await?;
     let data = match model::validate(&typed, area.is_bo(), (SiteStatus::ToSchedule, None)) {
         Ok(d) => d,
         Err(errors) => {
             let errors = form_errors(state, &client, &typed, None, errors).await?;
-            return invalid(form_page(state, ctx, area, &client, None, typed, errors).await?);
+            let page = form_page(state, ctx, area, &client, None, typed, errors).await?;
+            return invalid(page.with_study(carried.as_ref()));
         }
     };
+    if let Some(c) = &carried
+        && let Some(site_id) = studies::imported_on(&state.db, client.tenant, client.id, &c.stored.sha256).await?
+    {
+        return already_imported(state, ctx, area, &client, site_id).await;
+    }
+    // The same chantier twice? Dwellings share their residence's address by nature.
+    let found = if data.kind == SiteKind::Dwelling {
+        Vec::new()
+    } else {
+        duplicates::find(&state.db, Scope::of(actor), &Probe::of(&data), None).await?
+    };
+    if !found.is_empty() && !create_anyway {
+        let page = form_page(state, ctx, area, &client, None, typed, FieldErrors::default()).await?;
+        return respond(StatusCode::CONFLICT, page.with_study(carried.as_ref()).with_duplicates(&found, area));
+    }
     let mut tx = state.db.begin().await?;
     let mut errors = FieldErrors::default();
     check_refs(&mut tx, &client, Refs::of(&data), None, &mut errors).await?;
     if !errors.is_empty() {
         drop(tx);
-        return invalid(form_page(state, ctx, area, &client, None, typed, errors).await?);
+        let page = form_page(state, ctx, area, &client, None, typed, errors).await?;
+        return invalid(page.with_study(carried.as_ref()));
     }
     let id: SiteId = store::insert(&mut tx, actor.tenant_id, client.id, Some(actor.user_id), &data).await?;
-    audit::record(
-        &mut tx,
-        actor,
-        "create",
-        "site",
-        Some(id.0),
-        &format!("Création du site « {} » ({}, client {})", data.name, kind_name(&data), client.label),
-    )
-    .await?;
+    let mut summary = format!("Création du site « {} » ({}, client {})", data.name, kind_name(&data), client.label);
+    if let Some(c) = &carried {
+        summary.push_str(&format!(" depuis l'étude thermique ({})", c.study.format.label()));
+    }
+    if !found.is_empty() {
+        summary.push_str(&format!(" ; créé malgré {} doublon(s) possible(s)", found.len()));
+    }
+    audit::record(&mut tx, actor, "create", "site", Some(id.0), &summary).await?;
+    if let Some(c) = &carried {
+        let who = Importer { audit: actor.into(), user: Some(actor.user_id), api_token: None, source: Source::Form };
+        let target = Target::New { id, client: client.id, name: &data.name };
+        match studies::attach(&mut tx, &who, target, &c.stored, &c.study).await {
+            Ok(_) => {}
+            Err(StudyError::AlreadyImported { site_id }) => {
+                drop(tx);
+                return already_imported(state, ctx, area, &client, site_id).await;
+            }
+            Err(e) => {
+                drop(tx);
+                let (status, message) = study_pages::refusal(e)?;
+                let page = form_page(state, ctx, area, &client, None, typed, FieldErrors::default()).await?;
+                let mut page = page.with_study(carried.as_ref());
+                page.study_error = Some(message);
+                return respond(status, page);
+            }
+        }
+    }
     tx.commit().await?;
     Ok(Redirect::to(&format!("{}/{id}?msg=cree", area.base())).into_response())
 }
 
 /// Client users edit their current sites; an archived one is the firm's to restore first.
-fn require_editable(actor: &Actor, area: Area, site: &SiteRow) -> AppResult<()> {
+pub fn require_editable(actor: &Actor, area: Area, site: &SiteRow) -> AppResult<()> {
     require_writer(actor)?;
     if area == Area::Espace && site.archived { Err(AppError::Forbidden) } else { Ok(()) }
 }

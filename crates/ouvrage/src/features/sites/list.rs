@@ -114,6 +114,8 @@ struct ListPage {
     errors: FieldErrors,
     narrowed: bool,
     can_create: bool,
+    /// The current criteria as hidden fields of the export form: `(name, value)`.
+    export_fields: Vec<(String, String)>,
 }
 
 /// The search criteria of `q` for `actor` (a client code typed by staff resolved to its
@@ -129,6 +131,16 @@ pub async fn criteria(db: &Db, actor: &Actor, q: &ListQuery) -> AppResult<(SiteF
         }
     }
     Ok((filter, errors))
+}
+
+/// The criteria of `q` as `(name, value)` fields, exactly those the list's own links carry
+/// (first page), so that a form repeating them finds the same rows.
+pub fn criteria_fields(q: &ListQuery) -> Vec<(String, String)> {
+    let link = q.url("", q.sort(), q.desc(), 1);
+    match link.split_once('?') {
+        Some((_, query)) => url::form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
+        None => Vec::new(),
+    }
 }
 
 pub async fn list(state: &AppState, ctx: Ctx, actor: &Actor, area: Area, q: ListQuery) -> AppResult<Response> {
@@ -218,6 +230,7 @@ pub async fn list(state: &AppState, ctx: Ctx, actor: &Actor, area: Area, q: List
         errors,
         narrowed: q.narrowed(),
         can_create: can_write(actor),
+        export_fields: criteria_fields(&q),
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -331,6 +344,10 @@ struct DetailPage {
     add_dwelling_url: String,
     history: Vec<HistoryItem>,
     can_edit: bool,
+    /// The thermal study: latest indicators, file, versions, the form of an updated one.
+    study: super::study_pages::StudySection,
+    /// The confirmation of an updated study (`?etude=…`).
+    study_notice: Option<String>,
 }
 
 /// The site `raw_id` within the actor's scope, or 404.
@@ -339,7 +356,14 @@ pub async fn load(state: &AppState, actor: &Actor, raw_id: &str) -> AppResult<Si
     store::site(&state.db, Scope::of(actor), id).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn detail(state: &AppState, ctx: Ctx, actor: &Actor, area: Area, raw_id: &str) -> AppResult<Response> {
+pub async fn detail(
+    state: &AppState,
+    ctx: Ctx,
+    actor: &Actor,
+    area: Area,
+    raw_id: &str,
+    q: super::study_pages::DetailQuery,
+) -> AppResult<Response> {
     let site = load(state, actor, raw_id).await?;
     let base = area.base();
     let (dwellings, dwelling_total) = if site.kind == SiteKind::Residence.code() {
@@ -361,6 +385,8 @@ pub async fn detail(state: &AppState, ctx: Ctx, actor: &Actor, area: Area, raw_i
         Area::Bo => format!("{base}/nouveau?client={}&residence={}", site.client_id, site.id),
         Area::Espace => format!("{base}/nouveau?residence={}", site.id),
     };
+    let can_edit = can_write(actor) && (area.is_bo() || !site.archived);
+    let study = super::study_pages::section(state, actor, area, &site, &ctx.csrf, can_edit).await?;
     let page = DetailPage {
         ctx: ctx.with_nav("sites"),
         bo: area.is_bo(),
@@ -371,7 +397,9 @@ pub async fn detail(state: &AppState, ctx: Ctx, actor: &Actor, area: Area, raw_i
         dwellings_url: format!("{base}?residence={}", site.id),
         add_dwelling_url,
         history,
-        can_edit: can_write(actor) && (area.is_bo() || !site.archived),
+        can_edit,
+        study,
+        study_notice: q.notice(),
     };
     Ok(render(&page)?.into_response())
 }

@@ -4,16 +4,18 @@
 //! share the same store, search and forms; [`Area`] says which face a request is on.
 
 pub mod duplicates;
+pub mod export;
 pub mod form;
 pub mod list;
 pub mod model;
 pub mod search;
 pub mod store;
 pub mod studies;
+pub mod study_pages;
 
 use axum::Form;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -26,11 +28,17 @@ pub use store::{Scope, SiteFilter, SiteListRow, SiteSort, search as search_sites
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/bo/chantiers", get(bo_list))
+        .route("/bo/chantiers/export.xlsx", get(bo_export))
         .route("/bo/chantiers/nouveau", get(bo_new).post(bo_create))
         .route("/bo/chantiers/{id}", get(bo_detail))
         .route("/bo/chantiers/{id}/modifier", get(bo_edit).post(bo_update))
         .route("/bo/chantiers/{id}/archiver", post(form::archive))
+        .route("/bo/chantiers/nouveau/etude", post(study_pages::bo_new))
+        .route("/bo/chantiers/{id}/etude", post(study_pages::bo_update))
+        .route("/espace/chantiers/nouveau/etude", post(study_pages::espace_new))
+        .route("/espace/chantiers/{id}/etude", post(study_pages::espace_update))
         .route("/espace/chantiers", get(espace_list))
+        .route("/espace/chantiers/export.xlsx", get(espace_export))
         .route("/espace/chantiers/nouveau", get(espace_new).post(espace_create))
         .route("/espace/chantiers/{id}", get(espace_detail))
         .route("/espace/chantiers/{id}/modifier", get(espace_edit).post(espace_update))
@@ -83,13 +91,34 @@ async fn espace_list(
     list::list(&state, ctx, &actor, Area::Espace, q).await
 }
 
+async fn bo_export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    StaffActor(actor): StaffActor,
+    Query(q): Query<search::ListQuery>,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    export::export(&state, ctx, &actor, Area::Bo, q, raw.as_deref()).await
+}
+
+async fn espace_export(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ClientActor(actor): ClientActor,
+    Query(q): Query<search::ListQuery>,
+    RawQuery(raw): RawQuery,
+) -> AppResult<Response> {
+    export::export(&state, ctx, &actor, Area::Espace, q, raw.as_deref()).await
+}
+
 async fn bo_detail(
     State(state): State<AppState>,
     ctx: Ctx,
     StaffActor(actor): StaffActor,
     Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    list::detail(&state, ctx, &actor, Area::Bo, &id).await
+    list::detail(&state, ctx, &actor, Area::Bo, &id, study_pages::DetailQuery::of(&q)).await
 }
 
 async fn espace_detail(
@@ -97,8 +126,9 @@ async fn espace_detail(
     ctx: Ctx,
     ClientActor(actor): ClientActor,
     Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    list::detail(&state, ctx, &actor, Area::Espace, &id).await
+    list::detail(&state, ctx, &actor, Area::Espace, &id, study_pages::DetailQuery::of(&q)).await
 }
 
 async fn bo_new(

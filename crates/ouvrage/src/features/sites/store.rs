@@ -2,9 +2,9 @@
 //! for extranet users, so an id outside the scope is simply not found.
 //!
 //! [`search`] is the one search of sites (Mes chantiers, the back-office list, a residence's
-//! dwellings; later the Excel export and the API): its SQL is assembled from the criteria that
-//! are set, so each query uses the index of its criteria (a client's postcode range, a date
-//! range…) instead of `($n IS NULL OR …)` guards that no planner can index.
+//! dwellings, the Excel export through [`export`]; later the API): its SQL is assembled from the
+//! criteria that are set, so each query uses the index of its criteria (a client's postcode
+//! range, a date range…) instead of `($n IS NULL OR …)` guards that no planner can index.
 
 use crate::db::{Db, Tx};
 use crate::domain::time::now_ms;
@@ -292,6 +292,15 @@ pub async fn search(
     if total == 0 {
         return Ok((Vec::new(), 0));
     }
+    let (per_page, offset) = page.unwrap_or((i64::MAX / 4, 0));
+    let (l, o) = (c.bind(Arg::Int(per_page)), c.bind(Arg::Int(offset)));
+    let sql = format!("{} LIMIT {l} OFFSET {o}", list_select(scope, &c, f));
+    let rows = on_db!(db, |p| bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &c.args).fetch_all(p).await)?;
+    Ok((rows, total))
+}
+
+/// The sorted `SELECT` of [`SiteListRow`]s under the conditions `c`.
+fn list_select(scope: Scope, c: &Conditions, f: &SiteFilter) -> String {
     // The client's code and name are only needed when the list spans clients.
     let (client_cols, client_join) = if scope.client.is_none() {
         (
@@ -301,9 +310,7 @@ pub async fn search(
     } else {
         ("'' AS client_code, '' AS client_name", "")
     };
-    let (per_page, offset) = page.unwrap_or((i64::MAX / 4, 0));
-    let (l, o) = (c.bind(Arg::Int(per_page)), c.bind(Arg::Int(offset)));
-    let sql = format!(
+    format!(
         "SELECT s.id, s.client_id, {client_cols}, s.kind, s.parent_id, s.name, s.street_number, s.street, s.postcode,
                 s.city_code, s.city, s.operation_type, s.phase, s.status, s.expected_date, s.actual_date,
                 s.permit_number, s.owner_name, s.dwellings, s.archived,
@@ -311,12 +318,64 @@ pub async fn search(
          FROM sites s {client_join}
          LEFT JOIN contacts ct ON ct.id = s.site_manager_contact_id AND ct.tenant_id = s.tenant_id
          WHERE {}
-         ORDER BY {} LIMIT {l} OFFSET {o}",
+         ORDER BY {}",
         c.where_clause(),
         order_by(f)
-    );
-    let rows = on_db!(db, |p| bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &c.args).fetch_all(p).await)?;
-    Ok((rows, total))
+    )
+}
+
+/// The conditions of [`search`], narrowed to `ids` when given (the ticked rows of a list).
+fn export_conditions(scope: Scope, f: &SiteFilter, ids: Option<&[SiteId]>) -> Conditions {
+    let mut c = conditions(scope, f);
+    if let Some(ids) = ids {
+        let params: Vec<String> = ids.iter().map(|id| c.bind(Arg::Int(id.0))).collect();
+        c.push(if params.is_empty() { "1 = 0".into() } else { format!("s.id IN ({})", params.join(", ")) });
+    }
+    c
+}
+
+/// How many sites [`export`] would send.
+pub async fn export_count(db: &Db, scope: Scope, f: &SiteFilter, ids: Option<&[SiteId]>) -> Result<i64, sqlx::Error> {
+    let c = export_conditions(scope, f, ids);
+    let sql = format!("SELECT COUNT(*) FROM sites s WHERE {}", c.where_clause());
+    on_db!(db, |p| bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())), &c.args).fetch_one(p).await)
+}
+
+/// The sites of [`search`] (only those of `ids` among them when given), in the list's order,
+/// sent down `out` in chunks of `chunk` rows as the database yields them: one query read as a
+/// stream, so memory stays bounded whatever the number of rows. Stops early when `out` is
+/// closed. Returns how many rows were sent.
+pub async fn export(
+    db: &Db,
+    scope: Scope,
+    f: &SiteFilter,
+    ids: Option<&[SiteId]>,
+    chunk: usize,
+    out: &tokio::sync::mpsc::Sender<Vec<SiteListRow>>,
+) -> Result<u64, sqlx::Error> {
+    use futures::TryStreamExt;
+    let c = export_conditions(scope, f, ids);
+    let sql = list_select(scope, &c, f);
+    let chunk = chunk.max(1);
+    on_db!(db, |p| {
+        let mut rows = bind_all!(sqlx::query_as::<_, SiteListRow>(sqlx::AssertSqlSafe(sql.clone())), &c.args).fetch(p);
+        let mut sent = 0u64;
+        let mut batch = Vec::with_capacity(chunk);
+        while let Some(row) = rows.try_next().await? {
+            batch.push(row);
+            if batch.len() == chunk {
+                sent += batch.len() as u64;
+                if out.send(std::mem::replace(&mut batch, Vec::with_capacity(chunk))).await.is_err() {
+                    return Ok(sent);
+                }
+            }
+        }
+        if !batch.is_empty() {
+            sent += batch.len() as u64;
+            let _ = out.send(batch).await;
+        }
+        Ok(sent)
+    })
 }
 
 /// Everything about one site, for its page and its edit form.

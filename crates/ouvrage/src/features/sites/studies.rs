@@ -74,7 +74,9 @@ pub enum StudyError {
     /// Existing sites look like the same chantier; `create_anyway` creates it all the same.
     Duplicate(Vec<Candidate>),
     /// This very file was already imported for the client, on `site_id`.
-    AlreadyImported { site_id: SiteId },
+    AlreadyImported {
+        site_id: SiteId,
+    },
     /// The site (or client) is not within the actor's scope.
     NotFound,
     /// The staged file is gone or its token was forged.
@@ -119,10 +121,9 @@ impl std::fmt::Display for StudyError {
                 write!(f, "Ce fichier d'étude thermique a déjà été importé (site n° {site_id}).")
             }
             StudyError::NotFound => write!(f, "Ce chantier est introuvable."),
-            StudyError::StagedMissing => write!(
-                f,
-                "Le fichier d'étude thermique déposé n'est plus disponible : déposez-le de nouveau."
-            ),
+            StudyError::StagedMissing => {
+                write!(f, "Le fichier d'étude thermique déposé n'est plus disponible : déposez-le de nouveau.")
+            }
             StudyError::Db(_) => write!(f, "Une erreur interne est survenue."),
         }
     }
@@ -313,7 +314,13 @@ pub fn stage_token(secret: &[u8], tenant: TenantId, client: ClientId, sha: &str,
 }
 
 /// The SHA-256 a token names, if the token was made for this client and name.
-pub fn verify_stage_token(secret: &[u8], tenant: TenantId, client: ClientId, token: &str, name: &str) -> Option<String> {
+pub fn verify_stage_token(
+    secret: &[u8],
+    tenant: TenantId,
+    client: ClientId,
+    token: &str,
+    name: &str,
+) -> Option<String> {
     let (sha, mac) = token.split_once('.')?;
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -417,8 +424,7 @@ pub fn diff(before: &ThermalStudy, after: &ThermalStudy) -> Vec<Change> {
     let indexes: std::collections::BTreeSet<u32> =
         before.buildings.iter().chain(after.buildings.iter()).map(|b| b.index).collect();
     for i in indexes {
-        let (b, a) =
-            (before.buildings.iter().find(|x| x.index == i), after.buildings.iter().find(|x| x.index == i));
+        let (b, a) = (before.buildings.iter().find(|x| x.index == i), after.buildings.iter().find(|x| x.index == i));
         match (b, a) {
             (Some(_), None) => push(format!("Bâtiment {i}"), "présent".into(), "retiré".into()),
             (None, Some(_)) => push(format!("Bâtiment {i}"), String::new(), "ajouté".into()),
@@ -539,7 +545,12 @@ pub struct Attached {
 }
 
 /// The site (if any) on which this client already imported the file `sha`.
-pub async fn imported_on(db: &Db, tenant: TenantId, client: ClientId, sha: &str) -> Result<Option<SiteId>, sqlx::Error> {
+pub async fn imported_on(
+    db: &Db,
+    tenant: TenantId,
+    client: ClientId,
+    sha: &str,
+) -> Result<Option<SiteId>, sqlx::Error> {
     on_db!(db, |p| sqlx::query_scalar(
         "SELECT site_id FROM thermal_studies WHERE tenant_id = $1 AND client_id = $2 AND sha256 = $3"
     )
@@ -631,7 +642,9 @@ pub async fn attach(
     .await?;
     let now = now_ms();
     let title = format!("Étude thermique ({})", study.format.label());
-    let document_id: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+    let document_id: i64 =
+        on_tx!(tx, |c| {
+            sqlx::query_scalar(
         "INSERT INTO documents (tenant_id, client_id, site_id, file_id, document_type, title, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
     )
@@ -644,7 +657,8 @@ pub async fn attach(
     .bind(who.user)
     .bind(now)
     .fetch_one(c)
-    .await)?;
+    .await
+        })?;
     let (changes, moved) = match (&previous, &target) {
         (Some(prev), Target::Existing(site)) => {
             let changes = diff(prev, study);
@@ -652,10 +666,8 @@ pub async fn attach(
             let (followed, moved) = follow_study(&current, prev, study, client);
             if !moved.is_empty() {
                 // The same checks as the form; a study value the site form refuses is left out.
-                let staff_kept = (
-                    SiteStatus::parse(&site.status).unwrap_or(SiteStatus::ToSchedule),
-                    site.actual_date.clone(),
-                );
+                let staff_kept =
+                    (SiteStatus::parse(&site.status).unwrap_or(SiteStatus::ToSchedule), site.actual_date.clone());
                 if let Ok(data) = model::validate(&followed, false, staff_kept) {
                     let scope = Scope { tenant, client: Some(client) };
                     store::update(tx, scope, site.id, &data).await?;
@@ -674,8 +686,8 @@ pub async fn attach(
     let changes_json = serde_json::to_string(&changes).expect("changes serialise");
     let inserted: Result<i64, sqlx::Error> = on_tx!(tx, |c| sqlx::query_scalar(
         "INSERT INTO thermal_studies (tenant_id, client_id, site_id, document_id, sha256, format, engine_version,
-                                      extracted, changes, source, api_token_id, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id"
+                                      extracted, changes, source, api_token_id, created_by, created_at, moved)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"
     )
     .bind(tenant)
     .bind(client)
@@ -690,6 +702,7 @@ pub async fn attach(
     .bind(who.api_token)
     .bind(who.user)
     .bind(now)
+    .bind(moved.join(", "))
     .fetch_one(c)
     .await);
     let study_id = match inserted {
@@ -709,8 +722,7 @@ pub async fn attach(
             moved.join(", ")
         )
     };
-    audit::record(tx, clone_audit(&who.audit), "thermal_study", "site", Some(site_id.0), &summary)
-        .await?;
+    audit::record(tx, clone_audit(&who.audit), "thermal_study", "site", Some(site_id.0), &summary).await?;
     Ok(Attached { study_id, document_id, file_id, changes, moved })
 }
 
@@ -809,6 +821,8 @@ pub struct StudyVersion {
     pub file_name: String,
     pub study: Option<ThermalStudy>,
     pub changes: Vec<Change>,
+    /// Labels of the site fields that followed this version ("nom, commune"); empty if none.
+    pub moved: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -822,13 +836,16 @@ struct VersionRow {
     file_name: String,
     extracted: String,
     changes: String,
+    moved: String,
 }
 
 /// The versions of the study of `site` within `scope`, newest first.
 pub async fn versions(db: &Db, scope: Scope, site: SiteId) -> Result<Vec<StudyVersion>, sqlx::Error> {
-    let rows: Vec<VersionRow> = on_db!(db, |p| sqlx::query_as(
+    let rows: Vec<VersionRow> =
+        on_db!(db, |p| {
+            sqlx::query_as(
         "SELECT ts.id, ts.created_at, ts.source, ts.format, ts.engine_version, d.file_id, f.original_name AS file_name,
-                ts.extracted, ts.changes
+                ts.extracted, ts.changes, ts.moved
          FROM thermal_studies ts
          JOIN documents d ON d.id = ts.document_id AND d.tenant_id = ts.tenant_id
          JOIN files f ON f.id = d.file_id AND f.tenant_id = ts.tenant_id
@@ -839,7 +856,8 @@ pub async fn versions(db: &Db, scope: Scope, site: SiteId) -> Result<Vec<StudyVe
     .bind(scope.client)
     .bind(site)
     .fetch_all(p)
-    .await)?;
+    .await
+        })?;
     Ok(rows
         .into_iter()
         .map(|r| StudyVersion {
@@ -852,6 +870,7 @@ pub async fn versions(db: &Db, scope: Scope, site: SiteId) -> Result<Vec<StudyVe
             file_name: r.file_name,
             study: serde_json::from_str(&r.extracted).ok(),
             changes: serde_json::from_str(&r.changes).unwrap_or_default(),
+            moved: r.moved,
         })
         .collect())
 }

@@ -1,0 +1,98 @@
+//! The OpenAPI document of the API, derived from its handlers and types, served at
+//! `/api/v1/openapi.json` (no token needed).
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::problem::ProblemDoc;
+use super::schema::{
+    BuildingOut, ChangeOut, DuplicateCandidate, ImportedStudy, ManagerOut, SiteDetail, SiteList, SiteOut, StudyFormat,
+    StudyOut, StudyVersionOut, UpdatedStudy,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ouvrage — API des intégrateurs",
+        description = "API pour les logiciels d'étude thermique : import des études RSET/RSEE (création ou mise à \
+            jour du chantier) et lecture des chantiers du client. Chaque jeton est créé par le prestataire pour un \
+            client et ne donne accès qu'aux sites de ce client. Les erreurs sont des « problem details » \
+            (RFC 9457, `application/problem+json`) en français.",
+        version = "1"
+    ),
+    paths(super::studies::import, super::sites::list, super::sites::get),
+    components(schemas(
+        ProblemDoc,
+        ImportedStudy,
+        UpdatedStudy,
+        StudyOut,
+        StudyFormat,
+        BuildingOut,
+        ChangeOut,
+        DuplicateCandidate,
+        SiteList,
+        SiteOut,
+        ManagerOut,
+        SiteDetail,
+        StudyVersionOut
+    )),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "Études thermiques", description = "Import des études thermiques"),
+        (name = "Chantiers", description = "Les sites du client du jeton")
+    )
+)]
+pub struct ApiDoc;
+
+/// The `bearer` security scheme the operations name.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("ouv_…")
+                    .description(Some(
+                        "Jeton d'API créé par le prestataire pour un client : « Authorization: Bearer ouv_… ».",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document, built once.
+pub fn document() -> &'static serde_json::Value {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises"))
+}
+
+pub async fn serve() -> Json<&'static serde_json::Value> {
+    Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_describes_the_three_endpoints() {
+        let doc = document();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        for path in ["/api/v1/thermal-studies", "/api/v1/sites", "/api/v1/sites/{id}"] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        let import = &doc["paths"]["/api/v1/thermal-studies"]["post"];
+        assert!(import["requestBody"]["content"]["multipart/form-data"].is_object());
+        for status in ["200", "201", "401", "409", "422"] {
+            assert!(import["responses"][status].is_object(), "{status} missing");
+        }
+        assert!(doc["components"]["schemas"]["Problem"]["properties"]["existing_site_id"].is_object());
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    }
+}
