@@ -1,5 +1,9 @@
 //! The data generator: a believable French firm at scale, deterministic from a seed, written
-//! with multi-row inserts inside transactions (row-by-row would take minutes).
+//! with multi-row inserts inside one transaction (row-by-row would take minutes), table by
+//! table, in batches generated as they are written so that memory stays small at any scale.
+//!
+//! Beside the firm measured by most scenarios, a second firm holds the sites its office
+//! exports in one go (`sites_export`), so that adding them changes nothing for the others.
 
 use std::time::Instant;
 
@@ -7,9 +11,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::db::{Db, Tx};
+use crate::demo::studies;
 use crate::domain::text::search_key;
-use crate::domain::time::now_ms;
+use crate::domain::time::{DAY_MS, now_ms};
 use crate::exec_tx;
+use crate::features::sites::duplicates::{address_key, owner_key, permit_key};
+use crate::features::sites::studies::DOCUMENT_TYPE as STUDY_DOCUMENT;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scale {
@@ -28,10 +35,27 @@ impl Scale {
     }
 
     pub fn sizes(self) -> Sizes {
-        let medium =
-            Sizes { clients: 2_000, users: 10_000, sites: 50_000, dwellings: 20_000, files: 250_000, audit: 100_000 };
+        let medium = Sizes {
+            clients: 2_000,
+            users: 10_000,
+            sites: 50_000,
+            dwellings: 20_000,
+            files: 250_000,
+            notifications: 500_000,
+            audit: 100_000,
+            export_sites: 100_000,
+        };
         match self {
-            Scale::Tiny => Sizes { clients: 20, users: 100, sites: 500, dwellings: 200, files: 500, audit: 500 },
+            Scale::Tiny => Sizes {
+                clients: 20,
+                users: 100,
+                sites: 500,
+                dwellings: 200,
+                files: 500,
+                notifications: 1_000,
+                audit: 500,
+                export_sites: 1_000,
+            },
             Scale::Medium => medium,
             Scale::Large => Sizes {
                 clients: medium.clients * 10,
@@ -39,14 +63,17 @@ impl Scale {
                 sites: medium.sites * 10,
                 dwellings: medium.dwellings * 10,
                 files: medium.files * 10,
+                notifications: medium.notifications * 10,
                 audit: medium.audit * 10,
+                // The export is measured on 100,000 sites at every scale but tiny.
+                export_sites: medium.export_sites,
             },
         }
     }
 }
 
-/// Row counts of the generated firm. Documents, messages and notifications join the generator
-/// with the capabilities that create their tables.
+/// Row counts of the generated firm. Messages join the generator with the capability that
+/// creates their table.
 #[derive(Clone, Copy, Debug)]
 pub struct Sizes {
     pub clients: usize,
@@ -55,8 +82,12 @@ pub struct Sizes {
     pub sites: usize,
     /// Dwellings of residences, 40 per residence.
     pub dwellings: usize,
+    /// Files, each the file of one document of a site.
     pub files: usize,
+    pub notifications: usize,
     pub audit: usize,
+    /// Sites of the second firm (the `sites_export` scenario).
+    pub export_sites: usize,
 }
 
 /// What the load scenarios need to know about the generated data.
@@ -67,6 +98,12 @@ pub struct Generated {
     /// Each client's sites (index = client id - 1) with their postcode, for pages and filters
     /// on the client's own sites.
     pub sites_by_client: Vec<Vec<(i64, &'static str)>>,
+    /// The office user of the second firm, who exports its sites.
+    pub export_staff_email: String,
+    /// How many sites that firm has.
+    pub export_sites: usize,
+    /// API tokens of integrators, each for one builder client of the main firm.
+    pub api_secrets: Vec<String>,
     pub rows: std::collections::BTreeMap<&'static str, usize>,
     pub seconds: f64,
 }
@@ -74,6 +111,13 @@ pub struct Generated {
 pub const PASSWORD: &str = "bench-ouvrage-2026";
 const SEED: u64 = 20_261_123;
 const BATCH: usize = 500;
+/// Distinct thermal studies kept in the store for the sites' "étude thermique" documents.
+const STUDY_SAMPLES: usize = 96;
+/// Where those studies are taken from in [`studies::sample`]: far from the indexes the
+/// `thermal_import` scenario sends, so that no import is the same file as a kept study.
+pub const KEPT_STUDIES_FROM: u64 = 50_000_000;
+/// API tokens created for the `thermal_import` scenario.
+const API_TOKENS: usize = 64;
 
 const FIRST: &[&str] = &[
     "Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Julie", "Emma", "Claire", "Sophie", "Nathalie", "Isabelle",
@@ -145,8 +189,14 @@ const QUALIFIERS: &[&str] = &[
 ];
 const FUNCTIONS: &[&str] =
     &["Conducteur de travaux", "Responsable administratif", "Chargé de patrimoine", "Assistante", "Gérant"];
-const FILE_NAMES: &[&str] =
-    &["plan-masse", "permis-de-construire", "attestation-rt", "photo-facade", "notice", "rapport"];
+
+/// Documents other than the thermal studies: (type code, title, file name stem).
+const PLAN: (&str, &str, &str) = ("plan", "Plan de masse", "plan-masse");
+const PERMIT: (&str, &str, &str) = ("permis", "Permis de construire", "permis-de-construire");
+const PHOTO: (&str, &str, &str) = ("photo", "Reportage photo du chantier", "reportage-photo");
+const CERTIFICATE: (&str, &str, &str) =
+    ("attestation", "Attestation de prise en compte de la RE2020 à l'achèvement", "attestation-re2020");
+const REPORT: (&str, &str, &str) = ("rapport", "Rapport de test d'étanchéité à l'air", "rapport-etancheite-air");
 
 fn pick<'a, T>(rng: &mut StdRng, list: &'a [T]) -> &'a T {
     &list[rng.gen_range(0..list.len())]
@@ -190,6 +240,51 @@ async fn insert_batched(
     Ok(())
 }
 
+/// Rows of one table, written a batch at a time as they are generated.
+struct Inserter {
+    head: &'static str,
+    columns: usize,
+    rows: Vec<Vec<Value>>,
+    written: usize,
+}
+
+impl Inserter {
+    fn new(head: &'static str, columns: usize) -> Inserter {
+        Inserter { head, columns, rows: Vec::with_capacity(BATCH), written: 0 }
+    }
+
+    async fn push(&mut self, tx: &mut Tx, row: Vec<Value>) -> Result<(), sqlx::Error> {
+        self.rows.push(row);
+        if self.rows.len() >= BATCH {
+            self.flush(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps `row` for the caller to write with [`Inserter::flush`] (rows of tables that point
+    /// to each other are written in order: the pointed-to table first).
+    fn hold(&mut self, row: Vec<Value>) {
+        self.rows.push(row);
+    }
+
+    fn full(&self) -> bool {
+        self.rows.len() >= BATCH
+    }
+
+    async fn flush(&mut self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        insert_batched(tx, self.head, self.columns, &self.rows).await?;
+        self.written += self.rows.len();
+        self.rows.clear();
+        Ok(())
+    }
+
+    /// Writes what is left; returns how many rows were written in all.
+    async fn finish(mut self, tx: &mut Tx) -> Result<usize, sqlx::Error> {
+        self.flush(tx).await?;
+        Ok(self.written)
+    }
+}
+
 #[derive(Clone)]
 enum Value {
     I(i64),
@@ -199,71 +294,217 @@ enum Value {
     B(bool),
 }
 
-#[allow(clippy::too_many_arguments)]
-fn site_row(
-    id: i64,
-    client: i64,
-    kind: &str,
-    parent: Option<i64>,
-    name: &str,
-    number: &str,
-    street: &str,
-    postcode: &str,
-    city: &str,
-    manager: Option<i64>,
-    phase: &str,
-    status: &str,
-    expected: Option<String>,
-    actual: Option<String>,
-    now: i64,
-) -> Vec<Value> {
-    vec![
-        Value::I(id),
-        Value::I(1),
-        Value::I(client),
-        s(kind),
-        Value::OptI(parent),
-        s(name),
-        s(number),
-        s(street),
-        s(postcode),
-        s(format!("{}{:03}", &postcode[..2], 100 + (id % 300))),
-        s(city),
-        Value::OptI(manager),
-        s(if kind == "dwelling" { "collective" } else { "individual" }),
-        s(phase),
-        s(status),
-        Value::OptS(expected),
-        Value::OptS(actual),
-        s(search_key(&[name])),
-        s(search_key(&[city])),
-        s(search_key(&[name, number, street, postcode, city])),
-        Value::I(now),
-        Value::I(now),
-    ]
-}
-
 fn s(v: impl Into<String>) -> Value {
     Value::S(v.into())
 }
 
-/// Generates the firm into an empty, migrated database.
-pub async fn generate(
-    db: &Db,
-    scale: Scale,
-    sample_files: &crate::features::files::FileStore,
-) -> anyhow::Result<Generated> {
+const SITE_COLUMNS: &str = "INSERT INTO sites (id, tenant_id, client_id, kind, parent_id, name, street_number, street, \
+     postcode, city_code, city, site_manager_contact_id, operation_type, phase, status, expected_date, actual_date, \
+     permit_number, owner_name, name_key, city_key, search_key, created_at, updated_at, permit_key, address_key, \
+     owner_key) ";
+
+/// One site as the generator writes it.
+struct NewSite<'a> {
+    id: i64,
+    tenant: i64,
+    client: i64,
+    kind: &'static str,
+    parent: Option<i64>,
+    name: &'a str,
+    number: &'a str,
+    street: &'a str,
+    postcode: &'a str,
+    city: &'a str,
+    manager: Option<i64>,
+    phase: &'a str,
+    status: &'a str,
+    expected: Option<String>,
+    actual: Option<String>,
+    permit: &'a str,
+    owner: &'a str,
+}
+
+impl NewSite<'_> {
+    fn row(self, now: i64) -> Vec<Value> {
+        let city_code = format!("{}{:03}", &self.postcode[..2], 100 + (self.id % 300));
+        vec![
+            Value::I(self.id),
+            Value::I(self.tenant),
+            Value::I(self.client),
+            s(self.kind),
+            Value::OptI(self.parent),
+            s(self.name),
+            s(self.number),
+            s(self.street),
+            s(self.postcode),
+            s(city_code),
+            s(self.city),
+            Value::OptI(self.manager),
+            s(if self.kind == "construction" { "individual" } else { "collective" }),
+            s(self.phase),
+            s(self.status),
+            Value::OptS(self.expected),
+            Value::OptS(self.actual),
+            s(self.permit),
+            s(self.owner),
+            s(search_key(&[self.name])),
+            s(search_key(&[self.city])),
+            s(search_key(&[self.name, self.number, self.street, self.postcode, self.city])),
+            Value::I(now),
+            Value::I(now),
+            s(permit_key(self.permit)),
+            s(address_key(self.number, self.street)),
+            s(owner_key(self.owner)),
+        ]
+    }
+}
+
+/// What later tables need to know of a generated site.
+struct SiteInfo {
+    id: i64,
+    client: i64,
+    kind: &'static str,
+    postcode: &'static str,
+    name: String,
+}
+
+/// A firm's sites: chantiers and premises, and residences of 40 dwellings each. Client ids
+/// are `first_client..first_client + clients`; every client gets at least one site.
+#[allow(clippy::too_many_arguments)]
+async fn generate_sites(
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    tenant: i64,
+    first_client: i64,
+    client_names: &[String],
+    contacts_by_client: &[Vec<i64>],
+    sites: usize,
+    dwellings: usize,
+    next_id: &mut i64,
+    now: i64,
+) -> Result<Vec<SiteInfo>, sqlx::Error> {
+    let clients = client_names.len();
+    let residences = dwellings / 40;
+    let today = chrono::Utc::now().date_naive();
+    let mut out = Vec::with_capacity(sites.saturating_sub(dwellings));
+    let mut rows = Inserter::new(SITE_COLUMNS, 27);
+    let others = sites.saturating_sub(dwellings + residences);
+    for n in 0..(others + residences) {
+        let id = *next_id;
+        *next_id += 1;
+        let c = if n < clients { n } else { rng.gen_range(0..clients) };
+        let client = first_client + c as i64;
+        let is_residence = n < residences;
+        let (city, postcode) = *pick(rng, CITIES);
+        let street = *pick(rng, STREETS);
+        let number = rng.gen_range(1..150).to_string();
+        let last = *pick(rng, LAST);
+        let name = if is_residence {
+            format!("Résidence {last} {}", n + 1)
+        } else {
+            format!("{} {last} — lot {}", if rng.gen_bool(0.8) { "Maison" } else { "Locaux" }, n + 1)
+        };
+        let kind = if is_residence {
+            "residence"
+        } else if name.starts_with("Locaux") {
+            "premises"
+        } else {
+            "construction"
+        };
+        // Permits of the generated firm use the letters A to M; the studies the integrators
+        // send use N to Z.
+        let permit = if kind == "construction" && rng.gen_bool(0.92) {
+            let code = format!("{}{:03}", &postcode[..2], 100 + (id % 300));
+            studies::permit_number(
+                &code,
+                2020 + (id / 130_000 % 5) as i32,
+                (b'A' + (id / 10_000 % 13) as u8) as char,
+                id as usize,
+            )
+        } else {
+            String::new()
+        };
+        let owner = match kind {
+            "construction" => format!("M. et Mme {} {last}", pick(rng, FIRST)),
+            _ => client_names[c].clone(),
+        };
+        let manager = contacts_by_client[c].first().copied();
+        let offset = rng.gen_range(-120..120);
+        let expected = (today + chrono::Duration::days(offset)).format("%Y-%m-%d").to_string();
+        let done = offset < 0 && rng.gen_bool(0.7);
+        let site = NewSite {
+            id,
+            tenant,
+            client,
+            kind,
+            parent: None,
+            name: &name,
+            number: &number,
+            street,
+            postcode,
+            city,
+            manager,
+            phase: if offset > 30 { "works" } else { "handover" },
+            status: if done { "done" } else { "scheduled" },
+            expected: Some(expected.clone()),
+            actual: done.then_some(expected),
+            permit: &permit,
+            owner: &owner,
+        };
+        rows.push(tx, site.row(now)).await?;
+        if is_residence {
+            for d in 1..=40 {
+                let dwelling = *next_id;
+                *next_id += 1;
+                let dwelling_name = format!("Logement {d} — {name}");
+                let site = NewSite {
+                    id: dwelling,
+                    tenant,
+                    client,
+                    kind: "dwelling",
+                    parent: Some(id),
+                    name: &dwelling_name,
+                    number: &number,
+                    street,
+                    postcode,
+                    city,
+                    manager: None,
+                    phase: "handover",
+                    status: "to_schedule",
+                    expected: None,
+                    actual: None,
+                    permit: "",
+                    owner: "",
+                };
+                rows.push(tx, site.row(now)).await?;
+                if d <= 2 {
+                    // A couple of dwellings per residence get documents of their own.
+                    out.push(SiteInfo { id: dwelling, client, kind: "dwelling", postcode, name: dwelling_name });
+                }
+            }
+        }
+        out.push(SiteInfo { id, client, kind, postcode, name });
+    }
+    rows.finish(tx).await?;
+    Ok(out)
+}
+
+/// Generates the firms into an empty, migrated database.
+pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::FileStore) -> anyhow::Result<Generated> {
     let started = Instant::now();
     let sizes = scale.sizes();
     let mut rng = StdRng::seed_from_u64(SEED);
     let now = now_ms();
     let hash = crate::features::auth::password::hash(PASSWORD.to_string()).await?;
+    let mut counts = std::collections::BTreeMap::new();
     let mut tx = db.begin().await?;
     exec_tx!(&mut tx, |c| {
         sqlx::query(
         "INSERT INTO tenants (id, slug, legal_name, siren, siret, vat_number, address_line1, postcode, city, created_at)
          VALUES (1, 'bench', 'Diagnostics Bench Atlantique', '552100554', '55210055400013', 'FR96552100554',
-                 '1 rue du Banc d''Essai', '44000', 'Nantes', $1)"
+                 '1 rue du Banc d''Essai', '44000', 'Nantes', $1),
+                (2, 'bench-export', 'Contrôles Export Atlantique', '552100562', '55210056200017', 'FR04552100562',
+                 '2 rue du Banc d''Essai', '44000', 'Nantes', $1)"
     )
     .bind(now)
     .execute(c)
@@ -272,6 +513,8 @@ pub async fn generate(
 
     // Clients, ids 1..=N.
     let mut clients = Vec::with_capacity(sizes.clients);
+    let mut client_names = Vec::with_capacity(sizes.clients);
+    let mut builders = Vec::new();
     // Only cities that have clients: a search for them always finds some.
     let mut cities = std::collections::BTreeSet::new();
     for i in 1..=sizes.clients {
@@ -280,36 +523,25 @@ pub async fn generate(
         let (city, postcode) = *pick(&mut rng, CITIES);
         cities.insert(city);
         let code = format!("C{i:05}");
-        clients.push(vec![
-            Value::I(i as i64),
-            Value::I(1),
-            s(code.clone()),
-            s(name.clone()),
-            s(kind),
-            s(format!("{} {}", rng.gen_range(1..200), pick(&mut rng, STREETS))),
-            s(postcode),
-            s(city),
-            s(format!("compta@client{i}.bench.test")),
-            s(search_key(&[&code, &name, city, postcode])),
-            Value::I(now),
-            Value::I(now),
-        ]);
+        if kind == "builder" {
+            builders.push(i as i64);
+        }
+        client_names.push(name.clone());
+        clients.push(client_row(i as i64, 1, &code, &name, kind, &mut rng, postcode, city, now));
     }
-    insert_batched(
-        &mut tx,
-        "INSERT INTO clients (id, tenant_id, code, name, kind, address_line1, postcode, city, billing_email, search_key, created_at, updated_at) ",
-        12,
-        &clients,
-    )
-    .await?;
+    insert_batched(&mut tx, CLIENT_COLUMNS, 12, &clients).await?;
+    counts.insert("clients", clients.len());
+    drop(clients);
 
     // Staff: 1 admin, then office and technicians; the rest are client users, each with a contact.
     let staff_count = (sizes.users / 500).clamp(5, 200);
-    let mut users = Vec::with_capacity(sizes.users);
-    let mut contacts = Vec::with_capacity(sizes.users);
+    let mut users = Inserter::new(USER_COLUMNS, 13);
+    let mut contacts = Inserter::new(CONTACT_COLUMNS, 11);
     let mut staff_emails = Vec::new();
     let mut contacts_by_client: Vec<Vec<i64>> = vec![Vec::new(); sizes.clients];
     let mut client_user_emails = Vec::new();
+    // (user id, client id) of every client user, for their notifications.
+    let mut client_users: Vec<(i64, i64)> = Vec::new();
     for i in 1..=sizes.users {
         let first = *pick(&mut rng, FIRST);
         let last = *pick(&mut rng, LAST);
@@ -328,171 +560,94 @@ pub async fn generate(
         } else {
             let client = ((i - staff_count - 1) % sizes.clients + 1) as i64;
             contacts_by_client[client as usize - 1].push(i as i64);
+            client_users.push((i as i64, client));
             let email = format!("user{i}@client{client}.bench.test");
             client_user_emails.push(email.clone());
             let role = if (i - staff_count - 1) < sizes.clients { "client_admin" } else { "client_user" };
-            contacts.push(vec![
-                Value::I(i as i64),
-                Value::I(1),
-                Value::I(client),
-                s(first),
-                s(last),
-                s(*pick(&mut rng, FUNCTIONS)),
-                s(email.clone()),
-                s(format!("+336{:08}", rng.gen_range(0..100_000_000))),
-                s(search_key(&[first, last, &email])),
-                Value::I(now),
-                Value::I(now),
-            ]);
+            contacts.hold(contact_row(i as i64, 1, client, first, last, &email, &mut rng, now));
             (role, Some(client), email)
         };
-        users.push(vec![
-            Value::I(i as i64),
-            Value::I(1),
-            Value::OptI(client),
-            Value::OptI(client.map(|_| i as i64)),
-            s(email.clone()),
-            s(full.clone()),
-            s(role),
-            s(if role == "client_user" { "" } else { "sign invoices" }),
-            s(hash.clone()),
-            Value::B(true),
-            s(search_key(&[&full, &email])),
-            Value::I(now),
-            Value::I(now),
-        ]);
-    }
-    insert_batched(
-        &mut tx,
-        "INSERT INTO contacts (id, tenant_id, client_id, first_name, last_name, job_title, email, mobile, search_key, created_at, updated_at) ",
-        11,
-        &contacts,
-    )
-    .await?;
-    insert_batched(
-        &mut tx,
-        "INSERT INTO users (id, tenant_id, client_id, contact_id, email, full_name, role, permissions, password_hash, active, search_key, created_at, updated_at) ",
-        13,
-        &users,
-    )
-    .await?;
-
-    // Sites: chantiers and premises, and residences of 40 dwellings each.
-    let residences = sizes.dwellings / 40;
-    let mut sites = Vec::with_capacity(sizes.sites);
-    let mut sites_by_client: Vec<Vec<(i64, &'static str)>> = vec![Vec::new(); sizes.clients];
-    let today = chrono::Utc::now().date_naive();
-    let mut next_id = 1i64;
-    let others = sizes.sites.saturating_sub(sizes.dwellings + residences);
-    for n in 0..(others + residences) {
-        let id = next_id;
-        next_id += 1;
-        // Every client gets at least one site, so every session has pages to open.
-        let client = if n < sizes.clients { n as i64 + 1 } else { rng.gen_range(1..=sizes.clients) as i64 };
-        let is_residence = n < residences;
-        let (city, postcode) = *pick(&mut rng, CITIES);
-        let street = *pick(&mut rng, STREETS);
-        let number = rng.gen_range(1..150).to_string();
-        let name = if is_residence {
-            format!("Résidence {} {}", pick(&mut rng, LAST), n + 1)
-        } else {
-            format!("{} {} — lot {}", if rng.gen_bool(0.8) { "Maison" } else { "Locaux" }, pick(&mut rng, LAST), n + 1)
-        };
-        let manager = contacts_by_client[client as usize - 1].first().copied();
-        let offset = rng.gen_range(-120..120);
-        let expected = (today + chrono::Duration::days(offset)).format("%Y-%m-%d").to_string();
-        let done = offset < 0 && rng.gen_bool(0.7);
-        sites_by_client[client as usize - 1].push((id, postcode));
-        sites.push(site_row(
-            id,
-            client,
-            if is_residence {
-                "residence"
-            } else if name.starts_with("Locaux") {
-                "premises"
-            } else {
-                "construction"
-            },
-            None,
-            &name,
-            &number,
-            street,
-            postcode,
-            city,
-            manager,
-            if offset > 30 { "works" } else { "handover" },
-            if done { "done" } else { "scheduled" },
-            Some(expected.clone()),
-            done.then_some(expected),
-            now,
-        ));
-        if is_residence {
-            for d in 1..=40 {
-                let dwelling = next_id;
-                next_id += 1;
-                sites.push(site_row(
-                    dwelling,
-                    client,
-                    "dwelling",
-                    Some(id),
-                    &format!("Logement {d} — {name}"),
-                    &number,
-                    street,
-                    postcode,
-                    city,
-                    None,
-                    "handover",
-                    "to_schedule",
-                    None,
-                    None,
-                    now,
-                ));
-            }
+        users.hold(user_row(i as i64, 1, client, client.map(|_| i as i64), &email, &full, role, &hash, now));
+        // Users point to their contacts: those first.
+        if users.full() || contacts.full() {
+            contacts.flush(&mut tx).await?;
+            users.flush(&mut tx).await?;
         }
     }
-    insert_batched(
+    counts.insert("contacts", contacts.finish(&mut tx).await?);
+    counts.insert("users", users.finish(&mut tx).await?);
+
+    // Sites of the main firm.
+    let mut next_site = 1i64;
+    let sites = generate_sites(
         &mut tx,
-        "INSERT INTO sites (id, tenant_id, client_id, kind, parent_id, name, street_number, street, postcode, city_code, city, \
-         site_manager_contact_id, operation_type, phase, status, expected_date, actual_date, name_key, city_key, search_key, \
-         created_at, updated_at) ",
-        22,
-        &sites,
+        &mut rng,
+        1,
+        1,
+        &client_names,
+        &contacts_by_client,
+        sizes.sites,
+        sizes.dwellings,
+        &mut next_site,
+        now,
     )
     .await?;
+    counts.insert("sites", (next_site - 1) as usize);
+    let mut sites_by_client: Vec<Vec<(i64, &'static str)>> = vec![Vec::new(); sizes.clients];
+    let mut site_names_by_client: Vec<Vec<usize>> = vec![Vec::new(); sizes.clients];
+    for (k, site) in sites.iter().enumerate() {
+        site_names_by_client[site.client as usize - 1].push(k);
+    }
+    for site in sites.iter().filter(|s| s.kind != "dwelling") {
+        sites_by_client[site.client as usize - 1].push((site.id, site.postcode));
+    }
 
-    // Files: metadata at scale, pointing at a small sample of real stored PDFs.
-    let mut samples = Vec::new();
+    // Files and their documents: the sites' thermal studies (real study files, a few dozen
+    // distinct ones in the store) and their plans, permits, photos, certificates and reports
+    // (a few real PDFs).
+    let mut pdfs = Vec::new();
     for n in 0..8 {
         let bytes = sample_pdf(n);
         let len = bytes.len() as i64;
-        samples.push((sample_files.put(bytes::Bytes::from(bytes)).await?, len));
+        pdfs.push((store.put(bytes::Bytes::from(bytes)).await?, len));
     }
-    let mut files = Vec::with_capacity(sizes.files);
-    for i in 1..=sizes.files {
-        let (sha, len) = pick(&mut rng, &samples).clone();
-        let client = rng.gen_range(1..=sizes.clients) as i64;
-        files.push(vec![
-            Value::I(1),
-            Value::I(client),
-            s(sha),
-            Value::I(len),
-            s("application/pdf"),
-            s(format!("{}-{i}.pdf", pick(&mut rng, FILE_NAMES))),
-            Value::I(now - rng.gen_range(0..365) * crate::domain::time::DAY_MS),
-        ]);
+    let mut kept = Vec::with_capacity(STUDY_SAMPLES);
+    for k in 0..STUDY_SAMPLES as u64 {
+        let spec = studies::sample(KEPT_STUDIES_FROM + k);
+        let bytes = spec.render();
+        let study = ouvrage_thermal::parse(&bytes)?;
+        let len = bytes.len() as i64;
+        let sha = store.put(bytes::Bytes::from(bytes)).await?;
+        kept.push(KeptStudy { sha, len, name: spec.file_name(), extracted: serde_json::to_string(&study)?, study });
     }
-    insert_batched(
+    let (documents, thermal) =
+        generate_documents(&mut tx, &mut rng, &sizes, &sites, &pdfs, &kept, staff_count, now).await?;
+    counts.insert("files", documents);
+    counts.insert("documents", documents);
+    counts.insert("thermal_studies", thermal);
+
+    // Notifications: the history of the firm's users, read or not, already mailed or skipped
+    // (none pending, so that the digest measure composes only its own).
+    let notifications = generate_notifications(
         &mut tx,
-        "INSERT INTO files (tenant_id, client_id, sha256, size_bytes, content_type, original_name, created_at) ",
-        7,
-        &files,
+        &mut rng,
+        &sizes,
+        &client_users,
+        staff_count,
+        &sites,
+        &site_names_by_client,
+        now,
     )
     .await?;
+    counts.insert("notifications", notifications);
 
-    let mut audit = Vec::with_capacity(sizes.audit);
+    let mut audit = Inserter::new(
+        "INSERT INTO audit_log (tenant_id, user_id, actor_label, action, entity, entity_id, summary, created_at) ",
+        8,
+    );
     for i in 0..sizes.audit {
         let client = rng.gen_range(1..=sizes.clients) as i64;
-        audit.push(vec![
+        let row = vec![
             Value::I(1),
             Value::OptI(Some(1)),
             s("staff1@bench.test"),
@@ -501,19 +656,80 @@ pub async fn generate(
             Value::OptI(Some(client)),
             s(format!("Client C{client:05} modifié")),
             Value::I(now - (sizes.audit - i) as i64 * 60_000),
-        ]);
+        ];
+        audit.push(&mut tx, row).await?;
     }
-    insert_batched(
+    counts.insert("audit_log", audit.finish(&mut tx).await?);
+
+    // Integrators' tokens, each for one builder of the main firm.
+    let mut api_secrets = Vec::new();
+    for (n, client) in builders.iter().take(API_TOKENS).enumerate() {
+        let secret = format!("ouv_bench{n:04}{}", "Q".repeat(34));
+        exec_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO api_tokens (tenant_id, client_id, name, prefix, token_hash, created_at)
+             VALUES (1, $1, $2, $3, $4, $5)"
+        )
+        .bind(client)
+        .bind(format!("Logiciel thermique {n}"))
+        .bind(&secret[..12])
+        .bind(crate::features::files::storage::sha256_hex(secret.as_bytes()))
+        .bind(now)
+        .execute(c)
+        .await)?;
+        api_secrets.push(secret);
+    }
+
+    // The second firm: its office exports all its sites.
+    let export_clients = (sizes.export_sites / 500).clamp(5, 200);
+    let first_export_client = sizes.clients as i64 + 1;
+    let mut export_names = Vec::new();
+    let mut rows = Vec::new();
+    for k in 0..export_clients {
+        let id = first_export_client + k as i64;
+        let (brand, kind) = *pick(&mut rng, &BRANDS[..3]);
+        let name = format!("{brand} {} {}", pick(&mut rng, QUALIFIERS), k + 1);
+        let (city, postcode) = *pick(&mut rng, CITIES);
+        rows.push(client_row(id, 2, &format!("E{:04}", k + 1), &name, kind, &mut rng, postcode, city, now));
+        export_names.push(name);
+    }
+    insert_batched(&mut tx, CLIENT_COLUMNS, 12, &rows).await?;
+    let mut export_contacts: Vec<Vec<i64>> = vec![Vec::new(); export_clients];
+    let mut rows = Vec::new();
+    let mut contact_id = sizes.users as i64;
+    for (k, list) in export_contacts.iter_mut().enumerate() {
+        for _ in 0..3 {
+            contact_id += 1;
+            let (first, last) = (*pick(&mut rng, FIRST), *pick(&mut rng, LAST));
+            let email = format!("contact{contact_id}@export.bench.test");
+            rows.push(contact_row(contact_id, 2, first_export_client + k as i64, first, last, &email, &mut rng, now));
+            list.push(contact_id);
+        }
+    }
+    insert_batched(&mut tx, CONTACT_COLUMNS, 11, &rows).await?;
+    let export_staff_email = "bureau@export.bench.test".to_string();
+    let row =
+        user_row(sizes.users as i64 + 1, 2, None, None, &export_staff_email, "Karine Export", "office", &hash, now);
+    insert_batched(&mut tx, USER_COLUMNS, 13, &[row]).await?;
+    let before = next_site;
+    generate_sites(
         &mut tx,
-        "INSERT INTO audit_log (tenant_id, user_id, actor_label, action, entity, entity_id, summary, created_at) ",
-        8,
-        &audit,
+        &mut rng,
+        2,
+        first_export_client,
+        &export_names,
+        &export_contacts,
+        sizes.export_sites,
+        sizes.export_sites * 2 / 5,
+        &mut next_site,
+        now,
     )
     .await?;
+    let export_sites = (next_site - before) as usize;
+    counts.insert("export_firm_sites", export_sites);
     tx.commit().await?;
     if db.engine() == crate::db::Engine::Postgres {
         // Explicit ids were inserted: move the identity sequences past them.
-        for table in ["tenants", "clients", "contacts", "users", "sites"] {
+        for table in ["tenants", "clients", "contacts", "users", "sites", "files", "documents"] {
             let sql = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))");
             crate::exec_db!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(p).await)?;
         }
@@ -524,18 +740,334 @@ pub async fn generate(
         client_user_emails,
         cities: cities.into_iter().collect(),
         sites_by_client,
-        rows: [
-            ("clients", sizes.clients),
-            ("users", sizes.users),
-            ("contacts", contacts.len()),
-            ("files", sizes.files),
-            ("sites", sites.len()),
-            ("audit_log", sizes.audit),
-        ]
-        .into_iter()
-        .collect(),
+        export_staff_email,
+        export_sites,
+        api_secrets,
+        rows: counts,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+const CLIENT_COLUMNS: &str = "INSERT INTO clients (id, tenant_id, code, name, kind, address_line1, postcode, city, \
+     billing_email, search_key, created_at, updated_at) ";
+const CONTACT_COLUMNS: &str = "INSERT INTO contacts (id, tenant_id, client_id, first_name, last_name, job_title, \
+     email, mobile, search_key, created_at, updated_at) ";
+const USER_COLUMNS: &str = "INSERT INTO users (id, tenant_id, client_id, contact_id, email, full_name, role, \
+     permissions, password_hash, active, search_key, created_at, updated_at) ";
+
+#[allow(clippy::too_many_arguments)]
+fn client_row(
+    id: i64,
+    tenant: i64,
+    code: &str,
+    name: &str,
+    kind: &str,
+    rng: &mut StdRng,
+    postcode: &str,
+    city: &str,
+    now: i64,
+) -> Vec<Value> {
+    vec![
+        Value::I(id),
+        Value::I(tenant),
+        s(code),
+        s(name),
+        s(kind),
+        s(format!("{} {}", rng.gen_range(1..200), pick(rng, STREETS))),
+        s(postcode),
+        s(city),
+        s(format!("compta@client{id}.bench.test")),
+        s(search_key(&[code, name, city, postcode])),
+        Value::I(now),
+        Value::I(now),
+    ]
+}
+
+#[allow(clippy::too_many_arguments)]
+fn contact_row(
+    id: i64,
+    tenant: i64,
+    client: i64,
+    first: &str,
+    last: &str,
+    email: &str,
+    rng: &mut StdRng,
+    now: i64,
+) -> Vec<Value> {
+    vec![
+        Value::I(id),
+        Value::I(tenant),
+        Value::I(client),
+        s(first),
+        s(last),
+        s(*pick(rng, FUNCTIONS)),
+        s(email),
+        s(format!("+336{:08}", rng.gen_range(0..100_000_000))),
+        s(search_key(&[first, last, email])),
+        Value::I(now),
+        Value::I(now),
+    ]
+}
+
+#[allow(clippy::too_many_arguments)]
+fn user_row(
+    id: i64,
+    tenant: i64,
+    client: Option<i64>,
+    contact: Option<i64>,
+    email: &str,
+    full: &str,
+    role: &str,
+    hash: &str,
+    now: i64,
+) -> Vec<Value> {
+    vec![
+        Value::I(id),
+        Value::I(tenant),
+        Value::OptI(client),
+        Value::OptI(contact),
+        s(email),
+        s(full),
+        s(role),
+        s(if role == "client_user" { "" } else { "sign invoices" }),
+        s(hash),
+        Value::B(true),
+        s(search_key(&[full, email])),
+        Value::I(now),
+        Value::I(now),
+    ]
+}
+
+/// A thermal study kept in the store for the sites' documents.
+struct KeptStudy {
+    sha: String,
+    len: i64,
+    name: String,
+    extracted: String,
+    study: ouvrage_thermal::ThermalStudy,
+}
+
+/// The sites' documents, each with its file: first the thermal study of every chantier, then
+/// plans, permits, photos, certificates and reports spread over all sites. Returns the number
+/// of documents (one file each) and of thermal-study versions.
+#[allow(clippy::too_many_arguments)]
+async fn generate_documents(
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    sizes: &Sizes,
+    sites: &[SiteInfo],
+    pdfs: &[(String, i64)],
+    kept: &[KeptStudy],
+    staff_count: usize,
+    now: i64,
+) -> anyhow::Result<(usize, usize)> {
+    let mut files = Inserter::new(
+        "INSERT INTO files (id, tenant_id, client_id, sha256, size_bytes, content_type, original_name, uploaded_by, \
+         created_at) ",
+        9,
+    );
+    let mut documents = Inserter::new(
+        "INSERT INTO documents (id, tenant_id, client_id, site_id, file_id, document_type, title, created_by, \
+         created_at) ",
+        9,
+    );
+    let mut versions = Inserter::new(
+        "INSERT INTO thermal_studies (tenant_id, client_id, site_id, document_id, sha256, format, engine_version, \
+         extracted, changes, source, created_by, created_at) ",
+        12,
+    );
+    // Studies filed per client: a client never has the same study file twice.
+    let mut studies_of_client: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let chantiers: Vec<&SiteInfo> = sites.iter().filter(|s| s.kind == "construction").collect();
+    // The sites of the other documents, drawn first and taken in order (the documents' index
+    // by site is then filled in order).
+    let mut others: Vec<usize> =
+        (0..sizes.files.saturating_sub(chantiers.len())).map(|_| rng.gen_range(0..sites.len())).collect();
+    others.sort_unstable();
+    let mut others = others.into_iter();
+    for id in 1..=sizes.files as i64 {
+        let created_at = now - rng.gen_range(0..365) * DAY_MS - rng.gen_range(0..DAY_MS);
+        let staff = (rng.gen_range(0..4) > 0).then(|| rng.gen_range(1..=staff_count) as i64);
+        let study = (id as usize <= chantiers.len())
+            .then(|| {
+                let site = chantiers[id as usize - 1];
+                let n = studies_of_client.entry(site.client).or_default();
+                *n += 1;
+                (*n <= kept.len()).then(|| (site, &kept[*n - 1]))
+            })
+            .flatten();
+        let (site, kind, title, file) = if let Some((site, k)) = study {
+            let title = format!("Étude thermique ({})", k.study.format.label());
+            (site, STUDY_DOCUMENT, title, (k.sha.clone(), k.len, "application/xml", k.name.clone()))
+        } else {
+            let site = &sites[others.next().unwrap_or_else(|| rng.gen_range(0..sites.len()))];
+            let roll = rng.gen_range(0..20);
+            let (code, title, stem) = match site.kind {
+                "construction" => match roll {
+                    0..=4 => PLAN,
+                    5..=7 => PERMIT,
+                    8..=12 => PHOTO,
+                    13..=15 => CERTIFICATE,
+                    _ => REPORT,
+                },
+                "dwelling" => match roll {
+                    0..=9 => REPORT,
+                    10..=15 => CERTIFICATE,
+                    _ => PHOTO,
+                },
+                _ => match roll {
+                    0..=3 => PLAN,
+                    4..=9 => PHOTO,
+                    10..=12 => CERTIFICATE,
+                    _ => REPORT,
+                },
+            };
+            let (sha, len) = pick(rng, pdfs).clone();
+            (site, code, title.to_string(), (sha, len, "application/pdf", format!("{stem}-{id}.pdf")))
+        };
+        let (sha, len, content_type, name) = file;
+        files.hold(vec![
+            Value::I(id),
+            Value::I(1),
+            Value::I(site.client),
+            s(sha.clone()),
+            Value::I(len),
+            s(content_type),
+            s(name),
+            Value::OptI(staff),
+            Value::I(created_at),
+        ]);
+        documents.hold(vec![
+            Value::I(id),
+            Value::I(1),
+            Value::I(site.client),
+            Value::OptI(Some(site.id)),
+            Value::I(id),
+            s(kind),
+            s(title),
+            Value::OptI(staff),
+            Value::I(created_at),
+        ]);
+        if let Some((site, k)) = study {
+            versions.hold(vec![
+                Value::I(1),
+                Value::I(site.client),
+                Value::I(site.id),
+                Value::I(id),
+                s(sha),
+                s(k.study.format.as_str()),
+                Value::OptS(k.study.engine_version.clone()),
+                s(k.extracted.clone()),
+                s("[]"),
+                s(if staff.is_some() { "form" } else { "api" }),
+                Value::OptI(staff),
+                Value::I(created_at),
+            ]);
+        }
+        // Documents point to files, versions to documents: written in that order.
+        if files.full() || versions.full() {
+            files.flush(tx).await?;
+            documents.flush(tx).await?;
+            versions.flush(tx).await?;
+        }
+    }
+    let n = files.finish(tx).await?;
+    documents.finish(tx).await?;
+    Ok((n, versions.finish(tx).await?))
+}
+
+/// Kinds of notification a client user receives: (kind, title, link), and a staff member.
+const CLIENT_NEWS: &[(&str, &str, &str)] = &[
+    ("new_document", "Nouveau document : plan de masse", "/espace/documents"),
+    ("new_document", "Nouveau document : reportage photo du chantier", "/espace/documents"),
+    ("new_report", "Nouveau rapport disponible : test d'étanchéité à l'air", "/espace/documents"),
+    ("new_report", "Nouveau rapport disponible : attestation RE2020 à l'achèvement", "/espace/documents"),
+    ("new_message", "Nouveau message de votre chargé d'affaires", "/espace/messagerie"),
+    ("new_invoice", "Nouvelle facture disponible", "/espace/factures"),
+];
+const STAFF_NEWS: &[(&str, &str, &str)] = &[
+    ("contact_request", "Nouvelle demande de contact", "/bo/demandes"),
+    ("credential_request", "Demande d'accès à l'extranet", "/bo/demandes"),
+    ("client_details_updated", "Coordonnées d'un client modifiées", "/bo/clients"),
+];
+
+/// The users' notifications over the last year: most for client users, about their company's
+/// sites; the older ones nearly all read, a good part of the last month's not yet.
+#[allow(clippy::too_many_arguments)]
+async fn generate_notifications(
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    sizes: &Sizes,
+    client_users: &[(i64, i64)],
+    staff_count: usize,
+    sites: &[SiteInfo],
+    sites_of_client: &[Vec<usize>],
+    now: i64,
+) -> Result<usize, sqlx::Error> {
+    let mut rows = Inserter::new(
+        "INSERT INTO notifications (tenant_id, user_id, client_id, site_label, kind, event_key, title, link, \
+         created_at, read_at, digest_state) ",
+        11,
+    );
+    // Recipients drawn first, then written user by user: the indexes, all led by the user, are
+    // filled in order (five times quicker than in random order, for the same rows).
+    let mut recipients: Vec<(i64, Option<i64>)> = (0..sizes.notifications)
+        .map(|_| {
+            if rng.gen_bool(0.95) || staff_count == 0 {
+                let (user, client) = *pick(rng, client_users);
+                (user, Some(client))
+            } else {
+                (rng.gen_range(1..=staff_count) as i64, None)
+            }
+        })
+        .collect();
+    recipients.sort_unstable();
+    for (n, (user, client)) in recipients.into_iter().enumerate() {
+        let age = rng.gen_range(0..365 * DAY_MS);
+        let created_at = now - age;
+        let read = if age > 30 * DAY_MS { rng.gen_bool(0.96) } else { rng.gen_bool(0.55) };
+        let read_at = read.then(|| (created_at + rng.gen_range(0..3 * DAY_MS)).min(now));
+        let digest_state = if rng.gen_bool(0.8) { "sent" } else { "skipped" };
+        let row = if let Some(client) = client {
+            let (kind, title, link) = *pick(rng, CLIENT_NEWS);
+            let own = &sites_of_client[client as usize - 1];
+            let site = if kind == "new_message" || own.is_empty() {
+                String::new()
+            } else {
+                sites[own[rng.gen_range(0..own.len())]].name.clone()
+            };
+            vec![
+                Value::I(1),
+                Value::I(user),
+                Value::OptI(Some(client)),
+                s(site),
+                s(kind),
+                s(format!("{kind}:{n}")),
+                s(title),
+                s(link),
+                Value::I(created_at),
+                Value::OptI(read_at),
+                s(digest_state),
+            ]
+        } else {
+            let (kind, title, link) = *pick(rng, STAFF_NEWS);
+            vec![
+                Value::I(1),
+                Value::I(user),
+                Value::OptI(None),
+                s(""),
+                s(kind),
+                s(format!("{kind}:{n}")),
+                s(title),
+                s(link),
+                Value::I(created_at),
+                Value::OptI(read_at),
+                s(digest_state),
+            ]
+        };
+        rows.push(tx, row).await?;
+    }
+    rows.finish(tx).await
 }
 
 /// A small, valid one-page PDF, different for each `n`.

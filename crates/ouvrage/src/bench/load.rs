@@ -3,6 +3,7 @@
 //! counts), record the latency, and send the next, for a warm-up then a measured period.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -14,19 +15,36 @@ pub enum As {
     Anonymous,
     ClientUser,
     Staff,
+    /// The office of the second firm, which exports all its sites.
+    ExportOffice,
+    /// Integrators' software, each with its API token.
+    Integrator,
 }
 
 /// The path of the next request, from the worker's random generator and the index of the
 /// worker's session (pages of the session user's own objects).
 pub type PathFn = Arc<dyn Fn(&mut StdRng, usize) -> String + Send + Sync>;
 
+/// What a scenario sends, and how its answer is checked.
+#[derive(Clone)]
+pub enum Request {
+    /// A page: status 200 and a text the right page always contains.
+    Page { path: PathFn, marker: &'static str },
+    /// A download of an .xlsx file: status 200 and a body, read to its end, that is a zip.
+    Xlsx { path: PathFn },
+    /// A new thermal study sent to the integrator API (`POST /api/v1/thermal-studies`, part
+    /// `file`, the session's token): status 201. Each request sends another study, the next
+    /// index of `next` in [`crate::demo::studies::sample`].
+    Study { secrets: Arc<Vec<String>>, next: Arc<AtomicU64> },
+}
+
 #[derive(Clone)]
 pub struct Scenario {
     pub name: &'static str,
     pub who: As,
-    pub path: PathFn,
-    /// Text the right page always contains.
-    pub marker: &'static str,
+    pub request: Request,
+    /// Concurrent workers when not the run's (exports are measured one at a time).
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -54,7 +72,7 @@ pub fn http_client() -> reqwest::Client {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(4)
-        .timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(120))
         .build()
         .expect("HTTP client")
 }
@@ -75,15 +93,77 @@ pub async fn login(base: &str, email: &str, password: &str) -> anyhow::Result<re
     Ok(client)
 }
 
+/// Sends one request of `request` and checks its answer; `Err` says what was wrong.
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    request: &Request,
+    rng: &mut StdRng,
+    session: usize,
+) -> Result<(), String> {
+    match request {
+        Request::Page { path, marker } => {
+            let path = path(rng, session);
+            let resp = client.get(format!("{base}{path}")).send().await.map_err(|e| format!("{path}: {e}"))?;
+            let status = resp.status().as_u16();
+            let body = resp.text().await.map_err(|e| format!("{path}: {e}"))?;
+            if status == 200 && body.contains(marker) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{path}: status {status}, marker «{marker}» {}",
+                    if body.contains(marker) { "present" } else { "absent" }
+                ))
+            }
+        }
+        Request::Xlsx { path } => {
+            let path = path(rng, session);
+            let resp = client.get(format!("{base}{path}")).send().await.map_err(|e| format!("{path}: {e}"))?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.map_err(|e| format!("{path}: {e}"))?;
+            if status == 200 && body.starts_with(b"PK\x03\x04") {
+                Ok(())
+            } else {
+                Err(format!("{path}: status {status}, {} bytes, not an .xlsx file", body.len()))
+            }
+        }
+        Request::Study { secrets, next } => {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let spec = crate::demo::studies::sample(index);
+            let part = reqwest::multipart::Part::bytes(spec.render())
+                .file_name(spec.file_name())
+                .mime_str("application/xml")
+                .map_err(|e| e.to_string())?;
+            let resp = client
+                .post(format!("{base}/api/v1/thermal-studies"))
+                .bearer_auth(&secrets[session % secrets.len()])
+                .multipart(reqwest::multipart::Form::new().part("file", part))
+                .send()
+                .await
+                .map_err(|e| format!("study {index}: {e}"))?;
+            let status = resp.status().as_u16();
+            if status == 201 {
+                // Read the answer, as a client would.
+                resp.bytes().await.map_err(|e| format!("study {index}: {e}"))?;
+                Ok(())
+            } else {
+                let body = resp.text().await.unwrap_or_default();
+                Err(format!("study {index}: status {status}: {}", body.chars().take(300).collect::<String>()))
+            }
+        }
+    }
+}
+
 pub async fn run(base: &str, scenario: &Scenario, sessions: &[reqwest::Client], settings: LoadSettings) -> LoadResult {
+    let concurrency = scenario.concurrency.unwrap_or(settings.concurrency);
     let start = Instant::now();
     let measure_from = start + settings.warmup;
     let end = measure_from + settings.duration;
     let mut workers = Vec::new();
-    for i in 0..settings.concurrency {
+    for i in 0..concurrency {
         let session = i % sessions.len();
         let client = sessions[session].clone();
-        let scenario = scenario.clone();
+        let request = scenario.request.clone();
         let base = base.to_string();
         workers.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(i as u64 + 1);
@@ -95,23 +175,8 @@ pub async fn run(base: &str, scenario: &Scenario, sessions: &[reqwest::Client], 
                 if now >= end {
                     break;
                 }
-                let path = (scenario.path)(&mut rng, session);
                 let sent = Instant::now();
-                let outcome = match client.get(format!("{base}{path}")).send().await {
-                    Ok(resp) => {
-                        let status = resp.status().as_u16();
-                        match resp.text().await {
-                            Ok(body) if status == 200 && body.contains(scenario.marker) => Ok(()),
-                            Ok(body) => Err(format!(
-                                "{path}: status {status}, marker «{}» {}",
-                                scenario.marker,
-                                if body.contains(scenario.marker) { "present" } else { "absent" }
-                            )),
-                            Err(e) => Err(format!("{path}: {e}")),
-                        }
-                    }
-                    Err(e) => Err(format!("{path}: {e}")),
-                };
+                let outcome = send(&client, &base, &request, &mut rng, session).await;
                 let elapsed = sent.elapsed();
                 if sent >= measure_from {
                     match outcome {
@@ -140,6 +205,9 @@ pub async fn run(base: &str, scenario: &Scenario, sessions: &[reqwest::Client], 
             }
         }
     }
+    // Long requests (an export) may end well after the measured period: the rate is over the
+    // time the measured requests took.
+    let measured = end.max(Instant::now()).saturating_duration_since(measure_from).max(settings.duration);
     all.sort_unstable();
     let pct = |p: f64| -> f64 {
         if all.is_empty() {
@@ -151,7 +219,7 @@ pub async fn run(base: &str, scenario: &Scenario, sessions: &[reqwest::Client], 
     LoadResult {
         requests: all.len() as u64,
         errors,
-        rps: all.len() as f64 / settings.duration.as_secs_f64(),
+        rps: all.len() as f64 / measured.as_secs_f64(),
         p50_ms: pct(0.50),
         p90_ms: pct(0.90),
         p99_ms: pct(0.99),

@@ -5,9 +5,11 @@
 pub mod data;
 pub mod load;
 mod resources;
+pub mod xlsx;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use clap::Args;
@@ -19,7 +21,7 @@ use crate::app::Application;
 use crate::config::{Config, ConfigArgs};
 use crate::db::Db;
 use data::{Generated, Scale};
-use load::{As, LoadResult, LoadSettings, Scenario};
+use load::{As, LoadResult, LoadSettings, Request, Scenario};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
@@ -87,6 +89,8 @@ struct Report {
     resources: resources::Resources,
     #[serde(skip_serializing_if = "Option::is_none")]
     digests: Option<crate::features::notifications::bench::DigestBench>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xlsx_writer: Option<xlsx::WriterBench>,
     scenarios: Vec<ScenarioReport>,
     budgets: Vec<BudgetReport>,
 }
@@ -103,6 +107,11 @@ fn client_of(email: &str) -> usize {
     email.split("@client").nth(1).and_then(|r| r.split('.').next()).and_then(|c| c.parse().ok()).unwrap_or(1)
 }
 
+/// A page scenario at the run's concurrency.
+fn page(name: &'static str, who: As, path: load::PathFn, marker: &'static str) -> Scenario {
+    Scenario { name, who, request: Request::Page { path, marker }, concurrency: None }
+}
+
 fn scenarios(generated: &Generated, concurrency: usize) -> Vec<Scenario> {
     let cities: Arc<Vec<&'static str>> = Arc::new(generated.cities.clone());
     // Each client session's own sites, in session order.
@@ -114,50 +123,57 @@ fn scenarios(generated: &Generated, concurrency: usize) -> Vec<Scenario> {
     );
     let for_list = own_sites.clone();
     vec![
-        Scenario { name: "healthz", who: As::Anonymous, path: Arc::new(|_, _| "/healthz".into()), marker: "ok" },
-        Scenario {
-            name: "login_page",
-            who: As::Anonymous,
-            path: Arc::new(|_, _| "/login".into()),
-            marker: "Se connecter",
-        },
-        Scenario {
-            name: "extranet_dashboard",
-            who: As::ClientUser,
-            path: Arc::new(|_, _| "/espace".into()),
-            marker: "PHASE TRAVAUX",
-        },
-        Scenario {
-            name: "mes_chantiers_postcode",
-            who: As::ClientUser,
+        page("healthz", As::Anonymous, Arc::new(|_, _| "/healthz".into()), "ok"),
+        page("login_page", As::Anonymous, Arc::new(|_, _| "/login".into()), "Se connecter"),
+        page("extranet_dashboard", As::ClientUser, Arc::new(|_, _| "/espace".into()), "PHASE TRAVAUX"),
+        page(
+            "mes_chantiers_postcode",
+            As::ClientUser,
             // A department where the session's company has sites: the list is never empty.
-            path: Arc::new(move |rng, session| {
+            Arc::new(move |rng, session| {
                 let sites = &for_list[session];
                 let (_, postcode) = sites[rng.gen_range(0..sites.len())];
                 format!("/espace/chantiers?cp={}", &postcode[..2])
             }),
-            marker: "id=\"chantiers-resultats\"",
-        },
-        Scenario {
-            name: "site_detail",
-            who: As::ClientUser,
-            path: Arc::new(move |rng, session| {
+            "id=\"chantiers-resultats\"",
+        ),
+        page(
+            "site_detail",
+            As::ClientUser,
+            Arc::new(move |rng, session| {
                 let sites = &own_sites[session];
                 format!("/espace/chantiers/{}", sites[rng.gen_range(0..sites.len())].0)
             }),
-            marker: "id=\"site-infos\"",
-        },
-        Scenario {
-            name: "bo_client_search",
-            who: As::Staff,
-            path: Arc::new(move |rng, _| {
+            "id=\"site-infos\"",
+        ),
+        page(
+            "bo_client_search",
+            As::Staff,
+            Arc::new(move |rng, _| {
                 format!(
                     "/bo/clients?q={}",
                     url::form_urlencoded::byte_serialize(cities[rng.gen_range(0..cities.len())].as_bytes())
                         .collect::<String>()
                 )
             }),
-            marker: "E-mail de facturation",
+            "E-mail de facturation",
+        ),
+        // Integrators' software sending new studies: each creates its chantier.
+        Scenario {
+            name: "thermal_import",
+            who: As::Integrator,
+            request: Request::Study {
+                secrets: Arc::new(generated.api_secrets.clone()),
+                next: Arc::new(AtomicU64::new(0)),
+            },
+            concurrency: None,
+        },
+        // The second firm's office exporting all its sites, one export at a time.
+        Scenario {
+            name: "sites_export",
+            who: As::ExportOffice,
+            request: Request::Xlsx { path: Arc::new(|_, _| "/bo/chantiers/export.xlsx?tout=1".into()) },
+            concurrency: Some(1),
         },
     ]
 }
@@ -289,6 +305,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         None
     };
 
+    // Our .xlsx writer alone (no database, no HTTP), for the side-by-side with the peers.
+    let xlsx_writer = if args.only.as_deref().is_none_or(|o| "xlsx_writer".contains(o)) {
+        let w = tokio::task::spawn_blocking(|| xlsx::bench_writer(xlsx::ROWS)).await??;
+        println!(
+            "{:<24} {} lignes écrites en {:.2} s ({:.1} Mo)",
+            "xlsx_writer",
+            w.rows,
+            w.seconds,
+            w.bytes as f64 / 1_000_000.0
+        );
+        Some(w)
+    } else {
+        None
+    };
+
     let budgets = budgets(args.database, &generated, &resources, &reports, digests.as_ref(), scale);
     println!();
     println!("Budgets ({}):", if scale == Scale::Medium { "échelle medium" } else { "indicatifs hors échelle medium" });
@@ -311,6 +342,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         rows: generated.rows.clone(),
         resources,
         digests,
+        xlsx_writer,
         scenarios: reports,
         budgets,
     };
@@ -401,6 +433,28 @@ fn budgets(
             ok: r.ratio_to_baseline >= ratio_limit,
         });
     }
+    // Importing studies through the API: studies per second at the run's concurrency.
+    for r in reports.iter().filter(|r| r.scenario == "thermal_import") {
+        let limit = 200.0 / factor;
+        out.push(BudgetReport {
+            budget: "thermal_import studies per second".into(),
+            limit,
+            value: r.result.rps,
+            unit: "/s",
+            ok: r.result.rps >= limit,
+        });
+    }
+    // Exporting the firm's sites to Excel, downloads read to their end.
+    for r in reports.iter().filter(|r| r.scenario == "sites_export") {
+        let limit = 2000.0 * factor;
+        out.push(BudgetReport {
+            budget: format!("sites_export p50 ({} sites)", generated.export_sites),
+            limit,
+            value: r.result.p50_ms,
+            unit: "ms",
+            ok: r.result.p50_ms <= limit,
+        });
+    }
     out
 }
 
@@ -409,6 +463,7 @@ struct Sessions {
     anonymous: Vec<reqwest::Client>,
     clients: Vec<reqwest::Client>,
     staff: Vec<reqwest::Client>,
+    export: Vec<reqwest::Client>,
 }
 
 impl Sessions {
@@ -421,14 +476,17 @@ impl Sessions {
         for email in generated.staff_emails.iter().take(n) {
             staff.push(load::login(base, email, data::PASSWORD).await?);
         }
-        Ok(Sessions { anonymous: (0..n).map(|_| load::http_client()).collect(), clients, staff })
+        let export = vec![load::login(base, &generated.export_staff_email, data::PASSWORD).await?];
+        Ok(Sessions { anonymous: (0..n).map(|_| load::http_client()).collect(), clients, staff, export })
     }
 
     fn for_role(&self, who: As) -> &[reqwest::Client] {
         match who {
-            As::Anonymous => &self.anonymous,
+            // Integrators need no login: their token goes with each request.
+            As::Anonymous | As::Integrator => &self.anonymous,
             As::ClientUser => &self.clients,
             As::Staff => &self.staff,
+            As::ExportOffice => &self.export,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::data::{Generated, PASSWORD};
-use super::load::{self, As, LoadSettings, Scenario};
+use super::load::{self, As, LoadSettings, Request, Scenario};
 use crate::config::Config;
 
 #[derive(Serialize, Default, Debug)]
@@ -123,8 +123,8 @@ pub async fn measure(config: &Config, generated: &Generated, settings: LoadSetti
     let dashboard = Scenario {
         name: "extranet_dashboard",
         who: As::ClientUser,
-        path: std::sync::Arc::new(|_, _| "/espace".into()),
-        marker: "PHASE TRAVAUX",
+        request: Request::Page { path: std::sync::Arc::new(|_, _| "/espace".into()), marker: "PHASE TRAVAUX" },
+        concurrency: None,
     };
     let result = load::run(&base, &dashboard, &sessions, settings).await;
     anyhow::ensure!(result.errors == 0, "load on the measured process failed: {:?}", result.first_error);
