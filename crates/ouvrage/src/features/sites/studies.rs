@@ -642,9 +642,8 @@ pub async fn attach(
     .await?;
     let now = now_ms();
     let title = format!("Étude thermique ({})", study.format.label());
-    let document_id: i64 =
-        on_tx!(tx, |c| {
-            sqlx::query_scalar(
+    let document_id: i64 = on_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO documents (tenant_id, client_id, site_id, file_id, document_type, title, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
     )
@@ -658,7 +657,7 @@ pub async fn attach(
     .bind(now)
     .fetch_one(c)
     .await
-        })?;
+    })?;
     let (changes, moved) = match (&previous, &target) {
         (Some(prev), Target::Existing(site)) => {
             let changes = diff(prev, study);
@@ -841,9 +840,8 @@ struct VersionRow {
 
 /// The versions of the study of `site` within `scope`, newest first.
 pub async fn versions(db: &Db, scope: Scope, site: SiteId) -> Result<Vec<StudyVersion>, sqlx::Error> {
-    let rows: Vec<VersionRow> =
-        on_db!(db, |p| {
-            sqlx::query_as(
+    let rows: Vec<VersionRow> = on_db!(db, |p| {
+        sqlx::query_as(
         "SELECT ts.id, ts.created_at, ts.source, ts.format, ts.engine_version, d.file_id, f.original_name AS file_name,
                 ts.extracted, ts.changes, ts.moved
          FROM thermal_studies ts
@@ -857,7 +855,7 @@ pub async fn versions(db: &Db, scope: Scope, site: SiteId) -> Result<Vec<StudyVe
     .bind(site)
     .fetch_all(p)
     .await
-        })?;
+    })?;
     Ok(rows
         .into_iter()
         .map(|r| StudyVersion {
