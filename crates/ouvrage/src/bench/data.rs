@@ -42,6 +42,7 @@ impl Scale {
             dwellings: 20_000,
             files: 250_000,
             notifications: 500_000,
+            messages: 200_000,
             audit: 100_000,
             export_sites: 100_000,
         };
@@ -53,6 +54,7 @@ impl Scale {
                 dwellings: 200,
                 files: 500,
                 notifications: 1_000,
+                messages: 1_000,
                 audit: 500,
                 export_sites: 1_000,
             },
@@ -64,6 +66,7 @@ impl Scale {
                 dwellings: medium.dwellings * 10,
                 files: medium.files * 10,
                 notifications: medium.notifications * 10,
+                messages: medium.messages * 10,
                 audit: medium.audit * 10,
                 // The export is measured on 100,000 sites at every scale but tiny.
                 export_sites: medium.export_sites,
@@ -72,8 +75,7 @@ impl Scale {
     }
 }
 
-/// Row counts of the generated firm. Messages join the generator with the capability that
-/// creates their table.
+/// Row counts of the generated firm.
 #[derive(Clone, Copy, Debug)]
 pub struct Sizes {
     pub clients: usize,
@@ -85,6 +87,8 @@ pub struct Sizes {
     /// Files, each the file of one document of a site.
     pub files: usize,
     pub notifications: usize,
+    /// Messages, in conversations of five on average.
+    pub messages: usize,
     pub audit: usize,
     /// Sites of the second firm (the `sites_export` scenario).
     pub export_sites: usize,
@@ -641,6 +645,12 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
     .await?;
     counts.insert("notifications", notifications);
 
+    let (threads, messages) =
+        generate_messages(&mut tx, &mut rng, &sizes, &client_users, staff_count, &sites, &site_names_by_client, now)
+            .await?;
+    counts.insert("threads", threads);
+    counts.insert("messages", messages);
+
     let mut audit = Inserter::new(
         "INSERT INTO audit_log (tenant_id, user_id, actor_label, action, entity, entity_id, summary, created_at) ",
         8,
@@ -729,7 +739,7 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
     tx.commit().await?;
     if db.engine() == crate::db::Engine::Postgres {
         // Explicit ids were inserted: move the identity sequences past them.
-        for table in ["tenants", "clients", "contacts", "users", "sites", "files", "documents"] {
+        for table in ["tenants", "clients", "contacts", "users", "sites", "files", "documents", "threads", "messages"] {
             let sql = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))");
             crate::exec_db!(db, |p| sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(p).await)?;
         }
@@ -1068,6 +1078,130 @@ async fn generate_notifications(
         rows.push(tx, row).await?;
     }
     rows.finish(tx).await
+}
+
+const SUBJECTS: &[&str] = &[
+    "Demande d'intervention",
+    "Date du test d'étanchéité à l'air",
+    "Documents manquants pour le chantier",
+    "Question sur le rapport",
+    "Facture : précision demandée",
+    "Accès au chantier",
+    "Report du rendez-vous",
+];
+const CLIENT_LINES: &[&str] = &[
+    "Bonjour, pouvez-vous nous proposer une date pour le test ? Le chantier sera hors d'air fin du mois.",
+    "Vous trouverez ci-joint le plan de masse et la notice thermique.",
+    "Le conducteur de travaux sera sur place à partir de 8 h.",
+    "Merci de nous confirmer la date d'intervention.",
+];
+const STAFF_LINES: &[&str] = &[
+    "Bonjour, nous vous proposons le mardi matin, entre 8 h et 12 h. Cela vous convient-il ?",
+    "Bien reçu, merci. Il nous manque encore l'étude thermique à jour.",
+    "Le rapport est disponible dans votre espace.",
+    "Intervention confirmée, le technicien vous appellera la veille.",
+];
+
+/// Conversations between the firm and its clients over the last year, about a site or general:
+/// a client user opens each, the firm answers, a few go on; most are closed or answered, some
+/// open. Each author has read up to their own last message; client users opened most answers.
+#[allow(clippy::too_many_arguments)]
+async fn generate_messages(
+    tx: &mut Tx,
+    rng: &mut StdRng,
+    sizes: &Sizes,
+    client_users: &[(i64, i64)],
+    staff_count: usize,
+    sites: &[SiteInfo],
+    sites_of_client: &[Vec<usize>],
+    now: i64,
+) -> Result<(usize, usize), sqlx::Error> {
+    if client_users.is_empty() || staff_count == 0 {
+        return Ok((0, 0));
+    }
+    let mut threads = Inserter::new(
+        "INSERT INTO threads (id, tenant_id, client_id, site_id, subject, subject_key, status, assigned_to, \
+         created_by, created_at, last_message_id, last_message_at) ",
+        12,
+    );
+    let mut messages =
+        Inserter::new("INSERT INTO messages (id, tenant_id, thread_id, author_id, from_staff, body, created_at) ", 7);
+    let mut reads =
+        Inserter::new("INSERT INTO thread_reads (tenant_id, thread_id, user_id, last_message_id, read_at) ", 5);
+    let mut next_message = 1_i64;
+    let mut thread_id = 0_i64;
+    let mut written = 0;
+    while written < sizes.messages {
+        thread_id += 1;
+        let (author, client) = *pick(rng, client_users);
+        let own = &sites_of_client[client as usize - 1];
+        let site = (!own.is_empty() && rng.gen_bool(0.85)).then(|| sites[own[rng.gen_range(0..own.len())]].id);
+        let subject = *pick(rng, SUBJECTS);
+        let staff = rng.gen_range(1..=staff_count) as i64;
+        let count = rng.gen_range(1..=9).min(sizes.messages - written);
+        let mut at = now - rng.gen_range(0..365 * DAY_MS);
+        let first = next_message;
+        let mut last_client = None;
+        for k in 0..count {
+            let from_staff = k % 2 == 1;
+            let (who, body) =
+                if from_staff { (staff, *pick(rng, STAFF_LINES)) } else { (author, *pick(rng, CLIENT_LINES)) };
+            if !from_staff {
+                last_client = Some(next_message);
+            }
+            messages.hold(vec![
+                Value::I(next_message),
+                Value::I(1),
+                Value::I(thread_id),
+                Value::OptI(Some(who)),
+                Value::B(from_staff),
+                s(body),
+                Value::I(at),
+            ]);
+            next_message += 1;
+            at = (at + rng.gen_range(DAY_MS / 24..3 * DAY_MS)).min(now);
+        }
+        let last = next_message - 1;
+        let status = if at < now - 30 * DAY_MS || rng.gen_bool(0.6) {
+            "closed"
+        } else if count % 2 == 0 {
+            "answered"
+        } else {
+            "open"
+        };
+        threads.hold(vec![
+            Value::I(thread_id),
+            Value::I(1),
+            Value::I(client),
+            Value::OptI(site),
+            s(subject),
+            s(search_key(&[subject])),
+            s(status),
+            Value::OptI(Some(staff)),
+            Value::OptI(Some(author)),
+            Value::I(at - (last - first) * DAY_MS / 2),
+            Value::I(last),
+            Value::I(at),
+        ]);
+        // The author read up to the last message, or only up to theirs when an answer is new.
+        let client_read = if status == "closed" || rng.gen_bool(0.7) { Some(last) } else { last_client };
+        for (user, upto) in [(author, client_read), (staff, Some(last))] {
+            if let Some(upto) = upto {
+                reads.hold(vec![Value::I(1), Value::I(thread_id), Value::I(user), Value::I(upto), Value::I(at)]);
+            }
+        }
+        written += count;
+        // Threads first, then what points to them.
+        if messages.full() || threads.full() || reads.full() {
+            threads.flush(tx).await?;
+            messages.flush(tx).await?;
+            reads.flush(tx).await?;
+        }
+    }
+    let thread_count = threads.finish(tx).await?;
+    let message_count = messages.finish(tx).await?;
+    reads.finish(tx).await?;
+    Ok((thread_count, message_count))
 }
 
 /// A small, valid one-page PDF, different for each `n`.

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 6, name: "sites", sql: include_str!("../../migrations/0006_sites.sql") },
     Migration { version: 7, name: "thermal_studies", sql: include_str!("../../migrations/0007_thermal_studies.sql") },
+    Migration { version: 8, name: "messaging", sql: include_str!("../../migrations/0008_messaging.sql") },
 ];
 
 pub fn render(sql: &str, engine: Engine) -> String {

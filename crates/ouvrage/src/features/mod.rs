@@ -10,6 +10,7 @@ pub mod health;
 pub mod home;
 pub mod jobs;
 pub mod mail;
+pub mod messaging;
 pub mod notifications;
 pub mod requests;
 pub mod sites;
@@ -33,5 +34,6 @@ pub fn routes() -> Router<AppState> {
         .merge(notifications::routes())
         .merge(requests::routes())
         .merge(sites::routes())
+        .merge(messaging::routes())
         .merge(api::routes())
 }

@@ -27,6 +27,8 @@ pub struct Ctx {
     pub flash: Option<&'static str>,
     /// The logged-in user's unread notifications, counted up to 100 (see [`Ctx::unread_label`]).
     pub unread: i64,
+    /// The logged-in user's threads with an unread message (see `features::messaging`).
+    pub unread_messages: i64,
 }
 
 impl Ctx {
@@ -89,6 +91,18 @@ impl FromRequestParts<AppState> for Ctx {
                         tracing::warn!(error = %e, "unread notifications count failed");
                         0
                     });
+                let unread_messages = crate::features::messaging::store::unread_count(
+                    &state.db,
+                    a.tenant_id,
+                    a.client_scope(),
+                    a.user_id,
+                    None,
+                )
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "unread messages count failed");
+                    0
+                });
                 Ctx {
                     csrf,
                     area: if a.is_staff() { "bo" } else { "espace" },
@@ -98,6 +112,7 @@ impl FromRequestParts<AppState> for Ctx {
                     is_admin: a.role == Role::Admin,
                     flash,
                     unread,
+                    unread_messages,
                 }
             }
             None => Ctx { csrf, area: "public", flash, ..Ctx::default() },

@@ -42,18 +42,25 @@ struct Case {
     /// The ids are list filters in the query string: a foreign id may answer the (empty) list,
     /// the same as an unknown id, as long as nothing of the other party shows.
     filter: bool,
+    /// A multipart form (uploads): sent as a browser sends it, the CSRF token in the query
+    /// string and a thermal study as the file, so that a refusal comes from scoping.
+    multipart: bool,
 }
 
 const fn get(path: &'static str, access: Access) -> Case {
-    Case { method: "GET", path, form: &[], access, filter: false }
+    Case { method: "GET", path, form: &[], access, filter: false, multipart: false }
 }
 
 const fn filter(path: &'static str, access: Access) -> Case {
-    Case { method: "GET", path, form: &[], access, filter: true }
+    Case { method: "GET", path, form: &[], access, filter: true, multipart: false }
 }
 
 const fn post(path: &'static str, form: &'static [(&'static str, &'static str)], access: Access) -> Case {
-    Case { method: "POST", path, form, access, filter: false }
+    Case { method: "POST", path, form, access, filter: false, multipart: false }
+}
+
+const fn upload(path: &'static str, form: &'static [(&'static str, &'static str)], access: Access) -> Case {
+    Case { method: "POST", path, form, access, filter: false, multipart: true }
 }
 
 /// Fields that would satisfy most forms, so that a refusal comes from scoping, not validation.
@@ -110,6 +117,22 @@ const CASES: &[Case] = &[
     get("/espace/chantiers", Access::Client),
     get("/espace/actions", Access::Client),
     get("/espace/messagerie", Access::Client),
+    // Messaging: conversations per site or general, ids in paths, query strings and form fields.
+    filter("/espace/messagerie?chantier={site}", Access::Client),
+    get("/espace/messagerie?non-lus=1", Access::Client),
+    filter("/espace/messagerie/nouveau?chantier={site}", Access::Client),
+    upload(
+        "/espace/messagerie/nouveau",
+        &[("sujet", "Piratage"), ("message", "Bonjour"), ("chantier", "{site}")],
+        Access::Client,
+    ),
+    get("/espace/messagerie/{thread}", Access::Client),
+    upload("/espace/messagerie/{thread}/repondre", &[("message", "Réponse pirate")], Access::Client),
+    filter("/bo/messagerie?client={client}&chantier={site}", Access::Staff),
+    get("/bo/messagerie/{thread}", Access::Staff),
+    upload("/bo/messagerie/{thread}/repondre", &[("message", "Réponse pirate")], Access::Staff),
+    post("/bo/messagerie/{thread}/affecter", &[("agent", "{user}")], Access::Office),
+    post("/bo/messagerie/{thread}/statut", &[("statut", "closed")], Access::Office),
     // Clients and contacts.
     get("/bo/clients", Access::Staff),
     get("/bo/clients?q=secret", Access::Staff),
@@ -193,10 +216,10 @@ const CASES: &[Case] = &[
     get("/espace/chantiers/{site}/modifier", Access::Client),
     post("/espace/chantiers/{site}/modifier", FORM_IDS, Access::Client),
     // Thermal studies: dropped on the new-chantier page, or a new version on a site (multipart).
-    post("/bo/chantiers/nouveau/etude?client={client}", &[], Access::Office),
-    post("/espace/chantiers/nouveau/etude", &[], Access::Client),
-    post("/bo/chantiers/{site}/etude", &[], Access::Office),
-    post("/espace/chantiers/{site}/etude", &[], Access::Client),
+    upload("/bo/chantiers/nouveau/etude?client={client}", &[], Access::Office),
+    upload("/espace/chantiers/nouveau/etude", &[], Access::Client),
+    upload("/bo/chantiers/{site}/etude", &[], Access::Office),
+    upload("/espace/chantiers/{site}/etude", &[], Access::Client),
     // Excel export of ticked rows or of every result (a foreign id is simply not exported).
     filter("/bo/chantiers/export.xlsx?ids={site}", Access::Staff),
     get("/bo/chantiers/export.xlsx?tout=1&cp=44", Access::Staff),
@@ -301,6 +324,8 @@ struct ObjectSet {
     site: i64,
     /// An integrator's API token of the client (its id, for the back-office token pages).
     token: i64,
+    /// A conversation of the client about its site.
+    thread: i64,
     /// Strings only this set's pages show: none may appear on a page served to an outsider.
     markers: Vec<String>,
 }
@@ -351,12 +376,24 @@ fn fill(template: &str, set: &ObjectSet) -> String {
         .replace("{notification}", &set.notification.to_string())
         .replace("{site}", &set.site.to_string())
         .replace("{token}", &set.token.to_string())
+        .replace("{thread}", &set.thread.to_string())
 }
 
 fn has_ids(path: &str) -> bool {
-    ["{client}", "{contact}", "{user}", "{file}", "{request}", "{credreq}", "{notification}", "{site}", "{token}"]
-        .iter()
-        .any(|p| path.contains(p))
+    [
+        "{client}",
+        "{contact}",
+        "{user}",
+        "{file}",
+        "{request}",
+        "{credreq}",
+        "{notification}",
+        "{site}",
+        "{token}",
+        "{thread}",
+    ]
+    .iter()
+    .any(|p| path.contains(p))
 }
 
 /// Whether the case carries ids anywhere: in its path or in its form fields.
@@ -392,6 +429,8 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
     let site_name = format!("Chantier-Secret-{code}");
     let site = insert_site(&app.db, tenant, client, &site_name).await;
     let token = api_token(&app.db, tenant, client, &format!("ouv_matrix_{code}_0123456789abcdef"), false).await;
+    let thread_subject = format!("Conversation-Secrète-{code}");
+    let thread = insert_thread(&app.db, tenant, client, site, user, &thread_subject).await;
     ObjectSet {
         label: code,
         client,
@@ -403,8 +442,56 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
         notification,
         site,
         token,
-        markers: vec![name, file_name, request_name, "Société Demandeuse Démo".into(), notification_title, site_name],
+        thread,
+        markers: vec![
+            name,
+            file_name,
+            request_name,
+            "Société Demandeuse Démo".into(),
+            notification_title,
+            site_name,
+            thread_subject,
+            format!("Message-Secret-{code}"),
+        ],
     }
+}
+
+/// A conversation of `client` about `site`, with one message from `author`. `subject` ends with
+/// the set's label, which also names the message ("Message-Secret-C001").
+async fn insert_thread(db: &Db, tenant: i64, client: i64, site: i64, author: i64, subject: &str) -> i64 {
+    let label = subject.rsplit('-').next().unwrap();
+    let thread = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO threads (tenant_id, client_id, site_id, subject, subject_key, status, created_by, created_at,
+                              last_message_id, last_message_at)
+         VALUES ($1, $2, $3, $4, lower($4), 'open', $5, 0, 0, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(site)
+    .bind(subject)
+    .bind(author)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let message = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO messages (tenant_id, thread_id, author_id, from_staff, body, created_at)
+         VALUES ($1, $2, $3, FALSE, $4, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(thread)
+    .bind(author)
+    .bind(format!("Message-Secret-{label}"))
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    on_db!(db, |p| sqlx::query("UPDATE threads SET last_message_id = $1 WHERE id = $2")
+        .bind(message)
+        .bind(thread)
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    thread
 }
 
 async fn insert_site(db: &Db, tenant: i64, client: i64, name: &str) -> i64 {
@@ -540,6 +627,7 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
     let notification = insert_notification(db, tenant, client, user, "Notification-Secrète-Bêta").await;
     let site = insert_site(db, tenant, client, "Chantier-Secret-Bêta").await;
     let token = api_token(db, tenant, client, "ouv_matrix_beta_0123456789abcdef", false).await;
+    let thread = insert_thread(db, tenant, client, site, user, "Conversation-Secrète-beta").await;
     let set = ObjectSet {
         label: "beta",
         client,
@@ -551,7 +639,10 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
         notification,
         site,
         token,
+        thread,
         markers: vec![
+            "Conversation-Secrète-beta".into(),
+            "Message-Secret-beta".into(),
             "Chantier-Secret-Bêta".into(),
             "Constructions Secrètes Bêta".into(),
             "Confidentielle-Bêta".into(),
@@ -578,6 +669,8 @@ async fn snapshot(db: &Db, set: &ObjectSet) -> String {
          UNION ALL SELECT 'site ' || id || ' ' || name || ' ' || status || ' ' || archived || ' ' || updated_at FROM sites WHERE client_id = $1
          UNION ALL SELECT 'token ' || id || ' ' || name || ' ' || COALESCE(revoked_at, 0) FROM api_tokens WHERE client_id = $1
          UNION ALL SELECT 'study ' || id || ' ' || site_id FROM thermal_studies WHERE client_id = $1
+         UNION ALL SELECT 'thread ' || id || ' ' || status || ' ' || COALESCE(assigned_to, 0) || ' ' || last_message_id FROM threads WHERE client_id = $1
+         UNION ALL SELECT 'message ' || m.id || ' ' || m.body FROM messages m JOIN threads t ON t.id = m.thread_id WHERE t.client_id = $1
          UNION ALL SELECT 'document ' || id || ' ' || title FROM documents WHERE client_id = $1
          ORDER BY 1"
     )
@@ -633,6 +726,20 @@ async fn no_route_leaks_or_changes_another_clients_or_another_firms_objects() {
                 let path = target.map(|t| fill(case.path, t)).unwrap_or_else(|| case.path.to_string());
                 let resp = if case.method == "GET" {
                     b.get(&path).await
+                } else if case.multipart {
+                    let token = b.csrf(token_page).await;
+                    let sep = if path.contains('?') { '&' } else { '?' };
+                    let mut form = reqwest::multipart::Form::new().part(
+                        "file",
+                        reqwest::multipart::Part::bytes(unique_study(checked))
+                            .file_name("etude.xml")
+                            .mime_str("application/xml")
+                            .unwrap(),
+                    );
+                    for (k, v) in case.form {
+                        form = form.text(*k, target.map(|t| fill(v, t)).unwrap_or_else(|| v.to_string()));
+                    }
+                    b.http.post(b.url(&format!("{path}{sep}_csrf={token}"))).multipart(form).send().await.unwrap()
                 } else {
                     let fields: Vec<(String, String)> = case
                         .form
@@ -743,6 +850,7 @@ fn every_registered_route_is_in_the_matrix() {
                 .replace("{notification}", "{id}")
                 .replace("{site}", "{id}")
                 .replace("{token}", "{token_id}")
+                .replace("{thread}", "{id}")
         })
         .chain(API_CASES.iter().map(|c| c.path.split('?').next().unwrap().replace("{site}", "{id}")))
         .chain(NOT_IN_MATRIX.iter().map(|(p, _)| p.to_string()))

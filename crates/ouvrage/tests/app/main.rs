@@ -15,6 +15,7 @@ mod files;
 mod isolation;
 mod jobs;
 mod mail;
+mod messaging;
 mod notifications;
 mod passwords;
 mod requests;

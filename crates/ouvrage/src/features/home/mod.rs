@@ -162,28 +162,11 @@ const SECTIONS: &[Section] = &[
         ],
     },
     Section {
-        path: "/bo/messagerie",
-        staff: true,
-        nav: "messages",
-        title: "Messagerie",
-        coming: &[
-            "Boîte partagée des fils de discussion de tous les clients, par chantier et par sujet.",
-            "Affectation à un membre de l'équipe, statut ouvert / répondu / clos.",
-        ],
-    },
-    Section {
         path: "/espace/actions",
         staff: false,
         nav: "actions",
         title: "Mes actions",
         coming: &["Demander une intervention sur un chantier.", "Déposer un document, signer un justificatif."],
-    },
-    Section {
-        path: "/espace/messagerie",
-        staff: false,
-        nav: "messages",
-        title: "Messagerie",
-        coming: &["Vos échanges avec nos équipes, par chantier et par sujet, avec pièces jointes."],
     },
 ];
 

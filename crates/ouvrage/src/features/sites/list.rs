@@ -348,6 +348,9 @@ struct DetailPage {
     study: super::study_pages::StudySection,
     /// The confirmation of an updated study (`?etude=…`).
     study_notice: Option<String>,
+    /// The green "Messagerie" button: the site's threads and how many are unread.
+    messages_url: String,
+    messages_unread: i64,
 }
 
 /// The site `raw_id` within the actor's scope, or 404.
@@ -400,6 +403,19 @@ pub async fn detail(
         can_edit,
         study,
         study_notice: q.notice(),
+        messages_url: format!(
+            "{}?chantier={}",
+            if area.is_bo() { "/bo/messagerie" } else { "/espace/messagerie" },
+            site.id
+        ),
+        messages_unread: crate::features::messaging::store::unread_count(
+            &state.db,
+            actor.tenant_id,
+            actor.client_scope(),
+            actor.user_id,
+            Some(site.id.0),
+        )
+        .await?,
     };
     Ok(render(&page)?.into_response())
 }
