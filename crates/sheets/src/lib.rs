@@ -428,30 +428,4 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0][0], Data::String("Nom".into()));
     }
-
-    /// `cargo test --release -p ouvrage-sheets -- --ignored --nocapture timing`
-    #[test]
-    #[ignore]
-    fn timing_of_100k_rows() {
-        let cols: Vec<Column> = (0..20).map(|i| Column::text(format!("Colonne {i}"), 12.0)).collect();
-        let dir = std::env::temp_dir().join(format!("sheets-timing-{}.xlsx", std::process::id()));
-        let started = std::time::Instant::now();
-        let mut w = SheetWriter::create(&dir, "Chantiers", &cols).unwrap();
-        for n in 0..100_000i64 {
-            let mut row: Vec<Cell> = (0..14).map(|i| Cell::Text(format!("Texte {i} de la ligne {n}"))).collect();
-            row.extend([
-                Cell::Date(day(2026, 1 + (n % 12) as u32, 1 + (n % 28) as u32)),
-                Cell::Date(day(2027, 1, 1)),
-                Cell::Int(n % 40),
-                Cell::text("Non"),
-                Cell::text("44300"),
-                Cell::text("Réalisé"),
-            ]);
-            w.write_row(&row).unwrap();
-        }
-        w.finish().unwrap();
-        let size = std::fs::metadata(&dir).unwrap().len();
-        std::fs::remove_file(&dir).unwrap();
-        println!("100,000 rows x 20 columns: {:?}, {} bytes", started.elapsed(), size);
-    }
 }

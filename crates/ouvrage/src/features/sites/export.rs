@@ -381,18 +381,4 @@ mod tests {
         let m = too_many_message(2_000_000);
         assert!(m.contains("2\u{202f}000\u{202f}000 chantiers") && m.contains("Affinez les critères"), "{m}");
     }
-
-    /// `cargo test --release -p ouvrage --lib -- --ignored --nocapture export_timing`
-    #[test]
-    #[ignore]
-    fn export_timing_of_100k_sites() {
-        let rows: Vec<SiteListRow> = (1..=100_000).map(row).collect();
-        let path = std::env::temp_dir().join(format!("export-timing-{}.xlsx", std::process::id()));
-        let started = std::time::Instant::now();
-        let n = write_sites_xlsx(&rows, true, &path).unwrap();
-        let elapsed = started.elapsed();
-        let size = std::fs::metadata(&path).unwrap().len();
-        std::fs::remove_file(&path).unwrap();
-        println!("{n} sites (back-office columns): {elapsed:?}, {size} bytes");
-    }
 }
