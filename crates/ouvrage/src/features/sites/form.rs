@@ -97,7 +97,7 @@ fn read_form(data: &FormData) -> SiteForm {
 }
 
 /// The stored site as its form shows it.
-fn form_of(s: &SiteRow) -> SiteForm {
+pub(super) fn form_of(s: &SiteRow) -> SiteForm {
     SiteForm {
         client_id: s.client_id.to_string(),
         kind: s.kind.clone(),

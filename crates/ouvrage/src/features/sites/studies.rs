@@ -499,31 +499,6 @@ pub fn follow_study(
     (out, moved)
 }
 
-/// A site's form as stored (to apply a study's changes through the same validation).
-fn form_of_site(s: &SiteRow) -> SiteForm {
-    SiteForm {
-        client_id: s.client_id.to_string(),
-        kind: s.kind.clone(),
-        parent_id: s.parent_id.map(|p| p.to_string()).unwrap_or_default(),
-        name: s.name.clone(),
-        street_number: s.street_number.clone(),
-        street: s.street.clone(),
-        postcode: s.postcode.clone(),
-        city_code: s.city_code.clone(),
-        city: s.city.clone(),
-        site_manager_id: s.site_manager_contact_id.map(|p| p.to_string()).unwrap_or_default(),
-        operation_type: s.operation_type.clone(),
-        phase: s.phase.clone(),
-        status: s.status.clone(),
-        expected_date: s.expected_date.clone().unwrap_or_default(),
-        actual_date: s.actual_date.clone().unwrap_or_default(),
-        permit_number: s.permit_number.clone(),
-        owner_name: s.owner_name.clone(),
-        dwellings: s.dwellings.map(|n| n.to_string()).unwrap_or_default(),
-        notes: s.notes.clone(),
-    }
-}
-
 /// Who imports: for the audit log, and the user or token recorded on the study.
 pub struct Importer {
     pub audit: AuditActor,
@@ -661,7 +636,7 @@ pub async fn attach(
     let (changes, moved) = match (&previous, &target) {
         (Some(prev), Target::Existing(site)) => {
             let changes = diff(prev, study);
-            let current = form_of_site(site);
+            let current = super::form::form_of(site);
             let (followed, moved) = follow_study(&current, prev, study, client);
             if !moved.is_empty() {
                 // The same checks as the form; a study value the site form refuses is left out.
