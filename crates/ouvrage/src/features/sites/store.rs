@@ -354,15 +354,74 @@ pub async fn export(
     out: &tokio::sync::mpsc::Sender<Vec<SiteListRow>>,
 ) -> Result<u64, sqlx::Error> {
     use futures::TryStreamExt;
+    use std::collections::HashMap;
     let c = export_conditions(scope, f, ids);
-    let sql = list_select(scope, &c, f);
+    // The rows' client and site manager are named from two small maps read first rather than
+    // joined on each of (up to a million) rows: the per-row cost of the driver dominates an
+    // export, and four strings fewer a row is a quarter of it. Sorting by manager needs the join.
+    let joined = f.sort == SiteSort::Manager;
+    let sql = if joined {
+        list_select(scope, &c, f)
+    } else {
+        format!(
+            "SELECT s.id, s.client_id, '' AS client_code, '' AS client_name, s.kind, s.parent_id, s.name,
+                    s.street_number, s.street, s.postcode, s.city_code, s.city, s.operation_type, s.phase, s.status,
+                    s.expected_date, s.actual_date, s.permit_number, s.owner_name, s.dwellings, s.archived,
+                    s.site_manager_contact_id AS manager_id, NULL AS manager_first_name, NULL AS manager_last_name
+             FROM sites s WHERE {} ORDER BY {}",
+            c.where_clause(),
+            order_by(f)
+        )
+    };
+    // id → (code, name) of clients; id → (first name, last name) of contacts.
+    type Names = HashMap<i64, (String, String)>;
+    let (clients, managers): (Names, Names) = if joined {
+        (HashMap::new(), HashMap::new())
+    } else {
+        let clients: Vec<(i64, String, String)> = if scope.client.is_none() {
+            on_db!(db, |p| sqlx::query_as("SELECT id, code, name FROM clients WHERE tenant_id = $1")
+                .bind(scope.tenant)
+                .fetch_all(p)
+                .await)?
+        } else {
+            Vec::new()
+        };
+        let contacts: Vec<(i64, String, String)> = on_db!(db, |p| sqlx::query_as(
+            "SELECT id, first_name, last_name FROM contacts WHERE tenant_id = $1 AND ($2 IS NULL OR client_id = $2)"
+        )
+        .bind(scope.tenant)
+        .bind(scope.client)
+        .fetch_all(p)
+        .await)?;
+        (
+            clients.into_iter().map(|(id, a, b)| (id, (a, b))).collect(),
+            contacts.into_iter().map(|(id, a, b)| (id, (a, b))).collect(),
+        )
+    };
+    let name = |mut row: SiteListRow| {
+        if !joined {
+            if let Some((code, name)) = clients.get(&row.client_id.0) {
+                row.client_code = code.clone();
+                row.client_name = name.clone();
+            }
+            match row.manager_id.and_then(|m| managers.get(&m.0)) {
+                Some((first, last)) => {
+                    row.manager_first_name = Some(first.clone());
+                    row.manager_last_name = Some(last.clone());
+                }
+                // A manager outside the scope (never expected) is not shown.
+                None => row.manager_id = None,
+            }
+        }
+        row
+    };
     let chunk = chunk.max(1);
     on_db!(db, |p| {
         let mut rows = bind_all!(sqlx::query_as::<_, SiteListRow>(sqlx::AssertSqlSafe(sql.clone())), &c.args).fetch(p);
         let mut sent = 0u64;
         let mut batch = Vec::with_capacity(chunk);
         while let Some(row) = rows.try_next().await? {
-            batch.push(row);
+            batch.push(name(row));
             if batch.len() == chunk {
                 sent += batch.len() as u64;
                 if out.send(std::mem::replace(&mut batch, Vec::with_capacity(chunk))).await.is_err() {
