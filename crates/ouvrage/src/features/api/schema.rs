@@ -283,8 +283,11 @@ fn manager(id: Option<crate::domain::ContactId>, first: &Option<String>, last: &
     })
 }
 
-impl From<&SiteListRow> for SiteOut {
-    fn from(s: &SiteListRow) -> Self {
+/// A site's API object from either row type (a list row or a full row): the same fields under
+/// the same names, but the site manager's id.
+macro_rules! site_out {
+    ($s:expr, $manager_id:expr) => {{
+        let s = $s;
         SiteOut {
             id: s.id.0,
             kind: s.kind.clone(),
@@ -303,33 +306,20 @@ impl From<&SiteListRow> for SiteOut {
             owner_name: non_empty(&s.owner_name),
             dwellings: s.dwellings,
             archived: s.archived,
-            site_manager: manager(s.manager_id, &s.manager_first_name, &s.manager_last_name),
+            site_manager: manager($manager_id, &s.manager_first_name, &s.manager_last_name),
         }
+    }};
+}
+
+impl From<&SiteListRow> for SiteOut {
+    fn from(s: &SiteListRow) -> Self {
+        site_out!(s, s.manager_id)
     }
 }
 
 impl From<&SiteRow> for SiteOut {
     fn from(s: &SiteRow) -> Self {
-        SiteOut {
-            id: s.id.0,
-            kind: s.kind.clone(),
-            name: s.name.clone(),
-            street_number: non_empty(&s.street_number),
-            street: non_empty(&s.street),
-            postcode: s.postcode.clone(),
-            city_code: non_empty(&s.city_code),
-            city: s.city.clone(),
-            operation_type: non_empty(&s.operation_type),
-            phase: s.phase.clone(),
-            status: s.status.clone(),
-            expected_date: s.expected_date.clone(),
-            actual_date: s.actual_date.clone(),
-            permit_number: non_empty(&s.permit_number),
-            owner_name: non_empty(&s.owner_name),
-            dwellings: s.dwellings,
-            archived: s.archived,
-            site_manager: manager(s.site_manager_contact_id, &s.manager_first_name, &s.manager_last_name),
-        }
+        site_out!(s, s.site_manager_contact_id)
     }
 }
 

@@ -554,6 +554,65 @@ pub async fn residences(db: &Db, tenant: TenantId, client: ClientId) -> Result<V
         .collect())
 }
 
+/// Binds the written columns of a site, in the order of [`DATA_COLUMNS`], on the query `$q`.
+macro_rules! bind_data {
+    ($q:expr, $d:expr) => {{
+        let d: &SiteData = $d;
+        $q.bind(d.kind.code())
+            .bind(d.parent_id)
+            .bind(&d.name)
+            .bind(&d.street_number)
+            .bind(&d.street)
+            .bind(&d.postcode)
+            .bind(&d.city_code)
+            .bind(&d.city)
+            .bind(d.site_manager_id)
+            .bind(&d.operation_type)
+            .bind(d.phase.code())
+            .bind(d.status.code())
+            .bind(d.expected_date.as_deref())
+            .bind(d.actual_date.as_deref())
+            .bind(&d.permit_number)
+            .bind(&d.owner_name)
+            .bind(d.dwellings)
+            .bind(&d.notes)
+            .bind(d.name_key())
+            .bind(d.city_key())
+            .bind(d.search_key())
+            .bind(permit_key(&d.permit_number))
+            .bind(address_key(&d.street_number, &d.street))
+            .bind(owner_key(&d.owner_name))
+    }};
+}
+
+/// The columns [`bind_data`] binds, in its order: 24 values.
+const DATA_COLUMNS: [&str; 24] = [
+    "kind",
+    "parent_id",
+    "name",
+    "street_number",
+    "street",
+    "postcode",
+    "city_code",
+    "city",
+    "site_manager_contact_id",
+    "operation_type",
+    "phase",
+    "status",
+    "expected_date",
+    "actual_date",
+    "permit_number",
+    "owner_name",
+    "dwellings",
+    "notes",
+    "name_key",
+    "city_key",
+    "search_key",
+    "permit_key",
+    "address_key",
+    "owner_key",
+];
+
 pub async fn insert(
     tx: &mut Tx,
     tenant: TenantId,
@@ -561,92 +620,42 @@ pub async fn insert(
     created_by: Option<UserId>,
     d: &SiteData,
 ) -> Result<SiteId, sqlx::Error> {
+    // $1 tenant, $2 client, $3..$26 the data, $27 author, $28 now.
+    let values: Vec<String> = (3..3 + DATA_COLUMNS.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "INSERT INTO sites (tenant_id, client_id, {}, archived, created_by, created_at, updated_at)
+         SELECT $1, cl.id, {}, FALSE, $27, $28, $28
+         FROM clients cl WHERE cl.id = $2 AND cl.tenant_id = $1
+         RETURNING id",
+        DATA_COLUMNS.join(", "),
+        values.join(", ")
+    );
     let now = now_ms();
     on_tx!(tx, |c| {
-        sqlx::query_scalar(
-            "INSERT INTO sites (tenant_id, client_id, kind, parent_id, name, street_number, street, postcode, city_code,
-                                city, site_manager_contact_id, operation_type, phase, status, expected_date,
-                                actual_date, permit_number, owner_name, dwellings, notes, name_key, city_key,
-                                search_key, archived, created_by, created_at, updated_at, permit_key, address_key,
-                                owner_key)
-             SELECT $1, cl.id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                    $22, $23, FALSE, $24, $25, $25, $26, $27, $28
-             FROM clients cl WHERE cl.id = $2 AND cl.tenant_id = $1
-             RETURNING id",
-        )
-        .bind(tenant)
-        .bind(client)
-        .bind(d.kind.code())
-        .bind(d.parent_id)
-        .bind(&d.name)
-        .bind(&d.street_number)
-        .bind(&d.street)
-        .bind(&d.postcode)
-        .bind(&d.city_code)
-        .bind(&d.city)
-        .bind(d.site_manager_id)
-        .bind(&d.operation_type)
-        .bind(d.phase.code())
-        .bind(d.status.code())
-        .bind(d.expected_date.as_deref())
-        .bind(d.actual_date.as_deref())
-        .bind(&d.permit_number)
-        .bind(&d.owner_name)
-        .bind(d.dwellings)
-        .bind(&d.notes)
-        .bind(d.name_key())
-        .bind(d.city_key())
-        .bind(d.search_key())
-        .bind(created_by)
-        .bind(now)
-        .bind(permit_key(&d.permit_number))
-        .bind(address_key(&d.street_number, &d.street))
-        .bind(owner_key(&d.owner_name))
-        .fetch_one(c)
-        .await
+        bind_data!(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(tenant).bind(client), d)
+            .bind(created_by)
+            .bind(now)
+            .fetch_one(c)
+            .await
     })
 }
 
 /// Rewrites the site's data; 0 rows when it is outside `scope`.
 pub async fn update(tx: &mut Tx, scope: Scope, id: SiteId, d: &SiteData) -> Result<u64, sqlx::Error> {
-    exec_tx!(tx, |c| sqlx::query(
-        "UPDATE sites SET kind = $1, parent_id = $2, name = $3, street_number = $4, street = $5, postcode = $6,
-                city_code = $7, city = $8, site_manager_contact_id = $9, operation_type = $10, phase = $11,
-                status = $12, expected_date = $13, actual_date = $14, permit_number = $15, owner_name = $16,
-                dwellings = $17, notes = $18, name_key = $19, city_key = $20, search_key = $21, updated_at = $22,
-                permit_key = $26, address_key = $27, owner_key = $28
-         WHERE id = $23 AND tenant_id = $24 AND ($25 IS NULL OR client_id = $25)"
-    )
-    .bind(d.kind.code())
-    .bind(d.parent_id)
-    .bind(&d.name)
-    .bind(&d.street_number)
-    .bind(&d.street)
-    .bind(&d.postcode)
-    .bind(&d.city_code)
-    .bind(&d.city)
-    .bind(d.site_manager_id)
-    .bind(&d.operation_type)
-    .bind(d.phase.code())
-    .bind(d.status.code())
-    .bind(d.expected_date.as_deref())
-    .bind(d.actual_date.as_deref())
-    .bind(&d.permit_number)
-    .bind(&d.owner_name)
-    .bind(d.dwellings)
-    .bind(&d.notes)
-    .bind(d.name_key())
-    .bind(d.city_key())
-    .bind(d.search_key())
-    .bind(now_ms())
-    .bind(id)
-    .bind(scope.tenant)
-    .bind(scope.client)
-    .bind(permit_key(&d.permit_number))
-    .bind(address_key(&d.street_number, &d.street))
-    .bind(owner_key(&d.owner_name))
-    .execute(c)
-    .await)
+    // $1..$24 the data, $25 now, $26 id, $27 tenant, $28 the client scope.
+    let sets: Vec<String> = DATA_COLUMNS.iter().enumerate().map(|(i, col)| format!("{col} = ${}", i + 1)).collect();
+    let sql = format!(
+        "UPDATE sites SET {}, updated_at = $25
+         WHERE id = $26 AND tenant_id = $27 AND ($28 IS NULL OR client_id = $28)",
+        sets.join(", ")
+    );
+    exec_tx!(tx, |c| bind_data!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), d)
+        .bind(now_ms())
+        .bind(id)
+        .bind(scope.tenant)
+        .bind(scope.client)
+        .execute(c)
+        .await)
 }
 
 pub async fn set_archived(tx: &mut Tx, scope: Scope, id: SiteId, archived: bool) -> Result<u64, sqlx::Error> {
