@@ -118,6 +118,13 @@ impl Application {
     pub async fn run(self, shutdown: Option<watch::Receiver<bool>>) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let workers = if self.state.config.workers {
+            // Bytes left without a row by a crash go at start-up, not an hour later.
+            let state = self.state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = features::files::sweep::run(&state, &serde_json::Value::Null).await {
+                    tracing::error!(error = %e, "orphan sweep at start-up failed");
+                }
+            });
             features::workers::spawn_all(self.state.clone(), stop_rx.clone())
         } else {
             Vec::new()

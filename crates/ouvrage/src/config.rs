@@ -12,7 +12,7 @@ use serde::Deserialize;
 pub struct ConfigArgs {
     /// TOML configuration file; its keys are the option names below in snake_case
     /// (addr, data, database_url, base_url, smtp_url, mail_from, max_upload_mb, s3_bucket,
-    /// s3_endpoint, s3_region, metrics_token).
+    /// s3_endpoint, s3_region, metrics_token, orphan_grace_secs).
     #[arg(long, env = "OUVRAGE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Address the web server listens on [default: 127.0.0.1:8080].
@@ -53,6 +53,11 @@ pub struct ConfigArgs {
     /// Bearer token required to read /metrics; without it /metrics answers only on loopback.
     #[arg(long, env = "OUVRAGE_METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Stored bytes no file points to are deleted once older than this many seconds (at
+    /// start-up and hourly): an upload whose row was never written, after a crash. Long enough
+    /// for another instance's upload in flight [default: 900].
+    #[arg(long, env = "OUVRAGE_ORPHAN_GRACE_SECS", global = true)]
+    pub orphan_grace_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -69,6 +74,7 @@ struct FileConfig {
     s3_endpoint: Option<String>,
     s3_region: Option<String>,
     metrics_token: Option<String>,
+    orphan_grace_secs: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +94,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     pub storage: StorageConfig,
     pub metrics_token: Option<String>,
+    /// See [`ConfigArgs::orphan_grace_secs`].
+    pub orphan_grace_secs: u64,
     /// Background workers (outbox, jobs) run in this process. Tests turn them off to stage work.
     pub workers: bool,
     /// How often idle workers look for due work.
@@ -108,6 +116,7 @@ impl std::fmt::Debug for Config {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("storage", &self.storage)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field("orphan_grace_secs", &self.orphan_grace_secs)
             .field("workers", &self.workers)
             .finish()
     }
@@ -166,6 +175,7 @@ impl Config {
             max_upload_bytes: args.max_upload_mb.or(file.max_upload_mb).unwrap_or(25) * 1024 * 1024,
             storage,
             metrics_token: args.metrics_token.clone().or(file.metrics_token),
+            orphan_grace_secs: args.orphan_grace_secs.or(file.orphan_grace_secs).unwrap_or(900),
             data_dir,
             workers: true,
             worker_poll_ms: 1000,

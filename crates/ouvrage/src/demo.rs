@@ -197,6 +197,7 @@ async fn load(
     .fetch_one(c)
     .await
     })?;
+    crate::features::documents::types::seed_tenant(tx, tenant).await?;
     let who =
         || AuditActor {
             tenant_id: tenant, user_id: None, label: "données de démonstration".into(), ip: String::new()
@@ -318,6 +319,7 @@ async fn load(
     let sites = load_sites(tx, tenant, &contact_ids, today, chantiers, uploads, studies).await?;
     audit::record(tx, who(), "create", "site", None, &format!("{sites} chantiers et sites de démonstration créés"))
         .await?;
+    load_interventions(tx, tenant, today).await?;
     Ok(())
 }
 
@@ -817,6 +819,64 @@ async fn load_sites(
     // The household: their own house, under construction.
     created += file_all(tx, &["C005"]).await?;
     Ok(created)
+}
+
+/// The technician's interventions around today, so that the planning is not empty: the
+/// chantiers scheduled over these two weeks (on their expected day) and those done last week.
+async fn load_interventions(tx: &mut Tx, tenant: TenantId, today: chrono::NaiveDate) -> anyhow::Result<()> {
+    use crate::features::interventions::{rules, store as planned};
+    const WINDOWS: [(&str, &str); 4] = [("08:00", "10:00"), ("10:00", "12:00"), ("14:00", "16:00"), ("16:00", "18:00")];
+    let monday = rules::monday_of(today);
+    let technician: crate::domain::UserId =
+        on_tx!(tx, |c| sqlx::query_scalar("SELECT id FROM users WHERE tenant_id = $1 AND role = 'technician'")
+            .bind(tenant)
+            .fetch_one(c)
+            .await)?;
+    let service: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM services WHERE tenant_id = $1 AND archived = FALSE ORDER BY position, id LIMIT 1"
+    )
+    .bind(tenant)
+    .fetch_optional(c)
+    .await)?;
+    // (site, client, day, status)
+    let sites: Vec<(crate::domain::SiteId, ClientId, String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, client_id, COALESCE(actual_date, expected_date), status FROM sites
+         WHERE tenant_id = $1 AND NOT archived AND kind <> 'residence'
+           AND ((status = 'scheduled' AND expected_date >= $2 AND expected_date <= $3)
+             OR (status = 'done' AND actual_date >= $4 AND actual_date < $2))
+         ORDER BY COALESCE(actual_date, expected_date), id"
+    )
+    .bind(tenant)
+    .bind(rules::iso(monday))
+    .bind(rules::iso(monday + chrono::Duration::days(13)))
+    .bind(rules::iso(monday - chrono::Duration::days(7)))
+    .fetch_all(c)
+    .await)?;
+    let now = now_ms();
+    let mut per_day: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (site, client, day, status) in sites {
+        let n = per_day.entry(day.clone()).or_default();
+        let Some((start, end)) = WINDOWS.get(*n) else { continue };
+        *n += 1;
+        let planned_one = planned::NewIntervention {
+            tenant,
+            client,
+            site,
+            service,
+            request: None,
+            day: &day,
+            start,
+            end,
+            technician,
+            by: None,
+            now,
+        };
+        let id = planned::insert_intervention(tx, &planned_one).await?;
+        if status == "done" {
+            planned::close(tx, tenant, id, "done", technician, now).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

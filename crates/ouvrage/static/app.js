@@ -86,8 +86,26 @@
       zone.classList.remove("dragover");
       if (!e.dataTransfer || !e.dataTransfer.files || e.dataTransfer.files.length === 0) { return; }
       input.files = e.dataTransfer.files;
+      // data-dropzone="keep": the files wait in the form (a type must still be chosen).
+      if (zone.getAttribute("data-dropzone") === "keep") {
+        showChosen();
+        return;
+      }
       zone.classList.add("sending");
       form.submit();
     });
+    // The names of the files waiting in a "keep" zone, so the user sees what will be sent.
+    function showChosen() {
+      var list = zone.querySelector(".dropzone-list");
+      if (!list) { return; }
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      Array.prototype.forEach.call(input.files, function (f) {
+        var li = document.createElement("li");
+        li.textContent = f.name;
+        list.appendChild(li);
+      });
+      list.hidden = input.files.length === 0;
+    }
+    input.addEventListener("change", showChosen);
   });
 })();

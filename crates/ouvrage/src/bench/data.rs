@@ -12,11 +12,12 @@ use rand::{Rng, SeedableRng};
 
 use crate::db::{Db, Tx};
 use crate::demo::studies;
+use crate::domain::TenantId;
 use crate::domain::text::search_key;
 use crate::domain::time::{DAY_MS, now_ms};
-use crate::exec_tx;
 use crate::features::sites::duplicates::{address_key, owner_key, permit_key};
 use crate::features::sites::studies::DOCUMENT_TYPE as STUDY_DOCUMENT;
+use crate::{exec_tx, on_tx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scale {
@@ -45,6 +46,8 @@ impl Scale {
             messages: 200_000,
             audit: 100_000,
             export_sites: 100_000,
+            big_clients: 16,
+            big_client_sites: 1_000,
         };
         match self {
             Scale::Tiny => Sizes {
@@ -57,6 +60,8 @@ impl Scale {
                 messages: 1_000,
                 audit: 500,
                 export_sites: 1_000,
+                big_clients: 2,
+                big_client_sites: 50,
             },
             Scale::Medium => medium,
             Scale::Large => Sizes {
@@ -70,6 +75,8 @@ impl Scale {
                 audit: medium.audit * 10,
                 // The export is measured on 100,000 sites at every scale but tiny.
                 export_sites: medium.export_sites,
+                big_clients: medium.big_clients,
+                big_client_sites: medium.big_client_sites,
             },
         }
     }
@@ -92,6 +99,10 @@ pub struct Sizes {
     pub audit: usize,
     /// Sites of the second firm (the `sites_export` scenario).
     pub export_sites: usize,
+    /// Companies with many chantiers (`big_client_sites` each), whose users the client-page
+    /// scenarios log in as: the dashboard's budget is at 1,000 sites per company.
+    pub big_clients: usize,
+    pub big_client_sites: usize,
 }
 
 /// What the load scenarios need to know about the generated data.
@@ -108,6 +119,10 @@ pub struct Generated {
     pub export_sites: usize,
     /// API tokens of integrators, each for one builder client of the main firm.
     pub api_secrets: Vec<String>,
+    /// A site of each token's client, in the order of `api_secrets` (documents are sent there).
+    pub api_sites: Vec<i64>,
+    /// Clients 1..=big_clients own `Sizes::big_client_sites` chantiers each.
+    pub big_clients: usize,
     pub rows: std::collections::BTreeMap<&'static str, usize>,
     pub seconds: f64,
 }
@@ -384,6 +399,7 @@ async fn generate_sites(
     contacts_by_client: &[Vec<i64>],
     sites: usize,
     dwellings: usize,
+    big: (usize, usize),
     next_id: &mut i64,
     now: i64,
 ) -> Result<Vec<SiteInfo>, sqlx::Error> {
@@ -396,7 +412,20 @@ async fn generate_sites(
     for n in 0..(others + residences) {
         let id = *next_id;
         *next_id += 1;
-        let c = if n < clients { n } else { rng.gen_range(0..clients) };
+        // Residences first, then the big companies' chantiers, then one chantier for every
+        // company, then the rest at random.
+        let (big_clients, per_big) = big;
+        let big_sites = big_clients * per_big;
+        let m = n.wrapping_sub(residences);
+        let c = if n < residences {
+            n % clients
+        } else if m < big_sites {
+            m / per_big.max(1)
+        } else if m - big_sites < clients {
+            m - big_sites
+        } else {
+            rng.gen_range(0..clients)
+        };
         let client = first_client + c as i64;
         let is_residence = n < residences;
         let (city, postcode) = *pick(rng, CITIES);
@@ -515,6 +544,10 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
     .await
     })?;
 
+    for tenant in [TenantId(1), TenantId(2)] {
+        crate::features::documents::types::seed_tenant(&mut tx, tenant).await?;
+    }
+
     // Clients, ids 1..=N.
     let mut clients = Vec::with_capacity(sizes.clients);
     let mut client_names = Vec::with_capacity(sizes.clients);
@@ -592,6 +625,7 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
         &contacts_by_client,
         sizes.sites,
         sizes.dwellings,
+        (sizes.big_clients, sizes.big_client_sites),
         &mut next_site,
         now,
     )
@@ -629,6 +663,75 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
     counts.insert("files", documents);
     counts.insert("documents", documents);
     counts.insert("thermal_studies", thermal);
+
+    // What the firm expects for each chantier, mostly validated, some missing, received or
+    // refused; reports and invoices published, a few not yet opened; justificatifs to sign.
+    let mut requirements = Inserter::new(
+        "INSERT INTO site_requirements (tenant_id, client_id, site_id, label, kind, document_type, stage, status, \
+         created_at, updated_at) ",
+        10,
+    );
+    for site in sites.iter().filter(|s| s.kind != "dwelling") {
+        for (label, doc_type) in
+            [("Étude thermique", "thermal_study"), ("Plans", "plan"), ("Permis de construire", "building_permit")]
+        {
+            let status = match rng.gen_range(0..10) {
+                0..=5 => "validated",
+                6 | 7 => "missing",
+                8 => "received",
+                _ => "refused",
+            };
+            let row = vec![
+                Value::I(1),
+                Value::I(site.client),
+                Value::I(site.id),
+                s(label),
+                s("document"),
+                s(doc_type),
+                s("before"),
+                s(status),
+                Value::I(now),
+                Value::I(now),
+            ];
+            requirements.push(&mut tx, row).await?;
+        }
+    }
+    counts.insert("site_requirements", requirements.finish(&mut tx).await?);
+    exec_tx!(&mut tx, |c| sqlx::query(
+        "UPDATE documents SET published_as = document_type, published_at = created_at,
+                              first_seen_at = CASE WHEN id % 7 = 0 THEN NULL ELSE created_at END
+         WHERE tenant_id = 1 AND document_type IN ('report', 'invoice')"
+    )
+    .execute(c)
+    .await)?;
+    let mut signatures = 0;
+    for client in 1..=sizes.big_clients as i64 {
+        let first: Option<(i64, i64)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT id, site_id FROM documents WHERE tenant_id = 1 AND client_id = $1 AND site_id IS NOT NULL
+             ORDER BY id LIMIT 1"
+        )
+        .bind(client)
+        .fetch_optional(c)
+        .await)?;
+        let Some((document, site)) = first else { continue };
+        for k in 0..6 {
+            exec_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO signature_requests (tenant_id, client_id, site_id, document_id, title, status,
+                                                 original_sha256, created_at)
+                 VALUES (1, $1, $2, $3, $4, $5, '', $6)"
+            )
+            .bind(client)
+            .bind(site)
+            .bind(document)
+            .bind(format!("Procès-verbal de réception {k}"))
+            .bind(if k < 4 { "pending" } else { "signed" })
+            .bind(now)
+            .execute(c)
+            .await)?;
+            signatures += 1;
+        }
+    }
+    counts.insert("signature_requests", signatures);
 
     // Notifications: the history of the firm's users, read or not, already mailed or skipped
     // (none pending, so that the digest measure composes only its own).
@@ -673,7 +776,9 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
 
     // Integrators' tokens, each for one builder of the main firm.
     let mut api_secrets = Vec::new();
+    let mut api_sites = Vec::new();
     for (n, client) in builders.iter().take(API_TOKENS).enumerate() {
+        api_sites.push(sites_by_client[*client as usize - 1].first().map(|s| s.0).unwrap_or(0));
         let secret = format!("ouv_bench{n:04}{}", "Q".repeat(34));
         exec_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO api_tokens (tenant_id, client_id, name, prefix, token_hash, created_at)
@@ -730,6 +835,7 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
         &export_contacts,
         sizes.export_sites,
         sizes.export_sites * 2 / 5,
+        (0, 0),
         &mut next_site,
         now,
     )
@@ -753,6 +859,8 @@ pub async fn generate(db: &Db, scale: Scale, store: &crate::features::files::Fil
         export_staff_email,
         export_sites,
         api_secrets,
+        api_sites,
+        big_clients: sizes.big_clients,
         rows: counts,
         seconds: started.elapsed().as_secs_f64(),
     })

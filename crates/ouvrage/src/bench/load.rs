@@ -36,6 +36,37 @@ pub enum Request {
     /// `file`, the session's token): status 201. Each request sends another study, the next
     /// index of `next` in [`crate::demo::studies::sample`].
     Study { secrets: Arc<Vec<String>>, next: Arc<AtomicU64> },
+    /// A 1 MB PDF published on a site of the token's client through the integrator API
+    /// (`POST /api/v1/sites/{id}/documents`): status 201. Each request's bytes differ (its
+    /// number is written in the PDF's header comment), so every upload is really stored.
+    Document { secrets: Arc<Vec<String>>, sites: Arc<Vec<i64>>, pdf: Arc<Vec<u8>>, next: Arc<AtomicU64> },
+}
+
+/// The offset of the 12-digit number a [`Request::Document`] PDF carries in its header.
+pub const DOCUMENT_TAG_AT: usize = 11;
+
+/// A valid PDF of about `size` bytes whose header comment `% n000000000000` (12 digits at
+/// [`DOCUMENT_TAG_AT`]) can be rewritten without moving any object.
+pub fn bench_pdf(size: usize) -> Vec<u8> {
+    let filler: String = (0..size).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let stream = format!("BT /F1 12 Tf 72 720 Td (Rapport de mesure) Tj ET\n% {filler}");
+    let body = format!(
+        "%PDF-1.4\n% n000000000000\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n\
+         2 0 obj\n<</Type/Pages/Kids[3 0 R]/Count 1>>\nendobj\n\
+         3 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>\nendobj\n\
+         4 0 obj\n<</Length {}>>\nstream\n{stream}\nendstream\nendobj\n",
+        stream.len()
+    );
+    let xref_at = body.len();
+    let offsets: Vec<usize> =
+        ["1 0 obj", "2 0 obj", "3 0 obj", "4 0 obj"].iter().map(|m| body.find(m).unwrap_or(0)).collect();
+    let mut out = body;
+    out.push_str("xref\n0 5\n0000000000 65535 f \n");
+    for o in offsets {
+        out.push_str(&format!("{o:010} 00000 n \n"));
+    }
+    out.push_str(&format!("trailer\n<</Size 5/Root 1 0 R>>\nstartxref\n{xref_at}\n%%EOF\n"));
+    out.into_bytes()
 }
 
 #[derive(Clone)]
@@ -149,6 +180,32 @@ async fn send(
             } else {
                 let body = resp.text().await.unwrap_or_default();
                 Err(format!("study {index}: status {status}: {}", body.chars().take(300).collect::<String>()))
+            }
+        }
+        Request::Document { secrets, sites, pdf, next } => {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let mut bytes = pdf.as_ref().clone();
+            let tag = format!("{index:012}");
+            bytes[DOCUMENT_TAG_AT..DOCUMENT_TAG_AT + 12].copy_from_slice(tag.as_bytes());
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(format!("rapport-{index}.pdf"))
+                .mime_str("application/pdf")
+                .map_err(|e| e.to_string())?;
+            let form = reqwest::multipart::Form::new().part("file", part).text("type", "report");
+            let slot = session % secrets.len();
+            let resp = client
+                .post(format!("{base}/api/v1/sites/{}/documents", sites[slot]))
+                .bearer_auth(&secrets[slot])
+                .multipart(form)
+                .send()
+                .await
+                .map_err(|e| format!("document {index}: {e}"))?;
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            if status == 201 {
+                Ok(())
+            } else {
+                Err(format!("document {index}: status {status}: {}", body.chars().take(300).collect::<String>()))
             }
         }
     }

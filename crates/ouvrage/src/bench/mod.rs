@@ -5,6 +5,7 @@
 pub mod data;
 pub mod load;
 mod resources;
+pub mod signing;
 pub mod xlsx;
 
 use std::path::PathBuf;
@@ -91,15 +92,36 @@ struct Report {
     digests: Option<crate::features::notifications::bench::DigestBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
     xlsx_writer: Option<xlsx::WriterBench>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seal_pdf: Option<signing::SealBench>,
     scenarios: Vec<ScenarioReport>,
     budgets: Vec<BudgetReport>,
 }
 
-/// The client users the load sessions log in as, spread over the whole user base so that
-/// pages are not all the same company's.
+/// The client users the load sessions log in as: users of the big companies (a thousand
+/// chantiers each at medium scale), taken in turn so that pages are not all one company's.
 pub(crate) fn client_session_emails(generated: &Generated, n: usize) -> Vec<&str> {
-    let step = (generated.client_user_emails.len() / n.max(1)).max(1);
-    generated.client_user_emails.iter().step_by(step).take(n).map(String::as_str).collect()
+    let big = generated.big_clients.max(1);
+    let mut by_client: Vec<Vec<&str>> = vec![Vec::new(); big];
+    for e in &generated.client_user_emails {
+        let c = client_of(e);
+        if (1..=big).contains(&c) {
+            by_client[c - 1].push(e.as_str());
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut round = 0;
+    while out.len() < n && by_client.iter().any(|u| u.len() > round) {
+        for users in &by_client {
+            if let Some(e) = users.get(round)
+                && out.len() < n
+            {
+                out.push(*e);
+            }
+        }
+        round += 1;
+    }
+    out
 }
 
 /// The client id in a generated e-mail `user{i}@client{c}.bench.test`.
@@ -164,6 +186,19 @@ fn scenarios(generated: &Generated, concurrency: usize) -> Vec<Scenario> {
             who: As::Integrator,
             request: Request::Study {
                 secrets: Arc::new(generated.api_secrets.clone()),
+                next: Arc::new(AtomicU64::new(0)),
+            },
+            concurrency: None,
+        },
+        // Report software publishing 1 MB PDFs on its client's sites (bytes stored, rows,
+        // notifications).
+        Scenario {
+            name: "document_upload",
+            who: As::Integrator,
+            request: Request::Document {
+                secrets: Arc::new(generated.api_secrets.clone()),
+                sites: Arc::new(generated.api_sites.clone()),
+                pdf: Arc::new(load::bench_pdf(1024 * 1024)),
                 next: Arc::new(AtomicU64::new(0)),
             },
             concurrency: None,
@@ -320,7 +355,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         None
     };
 
-    let budgets = budgets(args.database, &generated, &resources, &reports, digests.as_ref(), scale);
+    // Sealing a signed justificatif alone (no database, no HTTP).
+    let seal_pdf = if args.only.as_deref().is_none_or(|o| "seal_pdf".contains(o)) {
+        let runs = if tiny { 20 } else { signing::RUNS };
+        let s = tokio::task::spawn_blocking(move || signing::bench_seal(runs)).await??;
+        println!(
+            "{:<24} PDF de {} pages scellé {} fois : p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            "seal_pdf", s.pages, s.runs, s.p50_ms, s.p99_ms, s.max_ms
+        );
+        Some(s)
+    } else {
+        None
+    };
+
+    let mut budgets = budgets(args.database, &generated, &resources, &reports, digests.as_ref(), scale);
+    if let Some(s) = &seal_pdf {
+        budgets.push(BudgetReport {
+            budget: format!("seal a {}-page PDF p99", s.pages),
+            limit: 100.0,
+            value: s.p99_ms,
+            unit: "ms",
+            ok: s.p99_ms <= 100.0,
+        });
+    }
     println!();
     println!("Budgets ({}):", if scale == Scale::Medium { "échelle medium" } else { "indicatifs hors échelle medium" });
     for b in &budgets {
@@ -343,6 +400,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         resources,
         digests,
         xlsx_writer,
+        seal_pdf,
         scenarios: reports,
         budgets,
     };
@@ -441,6 +499,18 @@ fn budgets(
             limit,
             value: r.result.rps,
             unit: "/s",
+            ok: r.result.rps >= limit,
+        });
+    }
+    // Report software publishing 1 MB PDFs: megabytes stored per second, each one a new
+    // document with its file, audit record and notifications.
+    for r in reports.iter().filter(|r| r.scenario == "document_upload") {
+        let limit = 20.0 / factor;
+        out.push(BudgetReport {
+            budget: "document_upload MB per second (1 MB PDFs)".into(),
+            limit,
+            value: r.result.rps,
+            unit: "MB/s",
             ok: r.result.rps >= limit,
         });
     }

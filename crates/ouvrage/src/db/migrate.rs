@@ -28,6 +28,8 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "sites", sql: include_str!("../../migrations/0006_sites.sql") },
     Migration { version: 7, name: "thermal_studies", sql: include_str!("../../migrations/0007_thermal_studies.sql") },
     Migration { version: 8, name: "messaging", sql: include_str!("../../migrations/0008_messaging.sql") },
+    Migration { version: 9, name: "documents", sql: include_str!("../../migrations/0009_documents.sql") },
+    Migration { version: 10, name: "interventions", sql: include_str!("../../migrations/0010_interventions.sql") },
 ];
 
 pub fn render(sql: &str, engine: Engine) -> String {
@@ -93,6 +95,9 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<i64>> {
         // Steps that need the application's Rust rules (folding), in the same transaction.
         if m.version == 7 {
             crate::features::sites::duplicates::fill_keys(&mut tx).await?;
+        }
+        if m.version == 9 {
+            crate::features::documents::types::seed_every_tenant(&mut tx).await?;
         }
         exec_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)"

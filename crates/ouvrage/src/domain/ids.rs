@@ -17,4 +17,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(TenantId, ClientId, ContactId, UserId, FileId, JobId, SiteId);
+id_type!(TenantId, ClientId, ContactId, UserId, FileId, JobId, SiteId, DocumentId);

@@ -26,6 +26,14 @@ pub fn fr_date(ms: i64) -> String {
     paris(ms).map(|t| t.format("%d/%m/%Y").to_string()).unwrap_or_default()
 }
 
+/// The first millisecond of calendar day `iso` (`YYYY-MM-DD`) in Paris: where a list filtered
+/// "from that day" starts, whatever the season's offset.
+pub fn paris_day_start_ms(iso: &str) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d").ok()?;
+    let midnight = day.and_hms_opt(0, 0, 0)?;
+    Paris.from_local_datetime(&midnight).earliest().map(|t| t.timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

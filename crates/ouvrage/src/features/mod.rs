@@ -5,9 +5,12 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod documents;
 pub mod files;
 pub mod health;
+pub mod help;
 pub mod home;
+pub mod interventions;
 pub mod jobs;
 pub mod mail;
 pub mod messaging;
@@ -35,5 +38,8 @@ pub fn routes() -> Router<AppState> {
         .merge(requests::routes())
         .merge(sites::routes())
         .merge(messaging::routes())
+        .merge(interventions::routes())
+        .merge(documents::routes())
+        .merge(help::routes())
         .merge(api::routes())
 }

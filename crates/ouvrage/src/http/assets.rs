@@ -10,6 +10,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../static/app.js")),
     ("logo.svg", "image/svg+xml", include_bytes!("../../static/logo.svg")),
+    // The signature pad and its page (documents::signatures), loaded by those pages only.
+    ("signature.css", "text/css; charset=utf-8", include_bytes!("../../static/signature.css")),
+    ("signature.js", "text/javascript; charset=utf-8", include_bytes!("../../static/signature.js")),
 ];
 
 pub async fn asset(Path(name): Path<String>) -> Response {

@@ -46,6 +46,12 @@ impl Ctx {
         self.nav == entry
     }
 
+    /// The help topic of the current page (`/espace/aide/{slug}`), from its menu entry; `None`
+    /// where no topic fits, and the layout then links to the list of tutorials.
+    pub fn help_topic(&self) -> Option<&'static str> {
+        crate::features::help::Topic::for_nav(self.nav).map(|t| t.slug())
+    }
+
     /// The unread count as the navigation shows it: `7`, or `99+` past 99.
     pub fn unread_label(&self) -> String {
         if self.unread > 99 { "99+".to_string() } else { self.unread.to_string() }

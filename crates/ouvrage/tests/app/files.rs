@@ -118,7 +118,13 @@ async fn staff_upload_is_listed_and_downloaded_by_the_clients_users_only() {
     let (status, docs) = client.get_text("/espace/documents").await;
     assert_eq!(status, 200);
     assert!(docs.contains("Relevé étanchéité lot 3.pdf"));
-    assert!(docs.contains(&format!("href=\"/fichiers/{id}?apercu=1\"")));
+    // Listed as a document of the company (no particular site), with its preview.
+    let doc_id: i64 = on_db!(&app.db, |p| sqlx::query_scalar("SELECT id FROM documents WHERE file_id = $1")
+        .bind(id)
+        .fetch_one(p)
+        .await)
+    .unwrap();
+    assert!(docs.contains(&format!("href=\"/espace/documents/{doc_id}/fichier?apercu=1\"")), "{docs}");
     let resp = client.get(&format!("/fichiers/{id}")).await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers().clone();
@@ -142,7 +148,7 @@ async fn staff_upload_is_listed_and_downloaded_by_the_clients_users_only() {
     let (status, docs) = other.get_text("/espace/documents").await;
     assert_eq!(status, 200);
     assert!(!docs.contains("Relevé étanchéité"));
-    assert!(docs.contains("RSET_") || docs.contains("RSEE_"), "their own chantiers' studies are listed");
+    assert!(docs.contains("Étude thermique"), "their own chantiers' studies are listed");
     // Client users have no access to the back-office page nor its upload.
     assert_eq!(client.get(&format!("/bo/clients/{c001}/fichiers")).await.status(), 403);
     // Staff see it too; anonymous visitors are sent to the login page.

@@ -239,8 +239,90 @@ const CASES: &[Case] = &[
     // Files.
     get("/bo/clients/{client}/fichiers", Access::Staff),
     post("/bo/clients/{client}/fichiers", &[], Access::Staff),
-    get("/espace/documents", Access::Client),
     get("/fichiers/{file}", Access::Anyone),
+    // Documents: a site's documents and their upload, lists across sites, a document's page,
+    // its download and preview, the selection as a .zip.
+    get("/bo/chantiers/{site}/documents", Access::Staff),
+    upload("/bo/chantiers/{site}/documents", &[("type", "plan")], Access::Staff),
+    get("/espace/chantiers/{site}/documents", Access::Client),
+    upload("/espace/chantiers/{site}/documents", &[("type", "plan")], Access::Client),
+    get("/bo/documents", Access::Staff),
+    filter("/bo/documents?client={client}", Access::Staff),
+    filter("/bo/documents?chantier={site}&q=secret", Access::Staff),
+    get("/espace/documents", Access::Client),
+    filter("/espace/documents?chantier={site}", Access::Client),
+    get("/espace/documents/rapports?nouveaux=1", Access::Client),
+    get("/bo/documents/{document}", Access::Staff),
+    get("/espace/documents/{document}", Access::Client),
+    get("/bo/documents/{document}/fichier", Access::Staff),
+    get("/espace/documents/{document}/fichier?apercu=1", Access::Client),
+    get("/bo/documents/archive.zip?ids={document}", Access::Staff),
+    // Reports and invoices published by the firm.
+    upload("/bo/chantiers/{site}/publier", &[("publish_as", "report"), ("title", "Rapport pirate")], Access::Office),
+    get("/espace/documents/factures", Access::ClientAdmin),
+    // Expected documents and data: the firm's services and their templates, a site's
+    // requirements (validate, refuse, data), the queue of what to validate.
+    get("/bo/parametres/prestations", Access::Staff),
+    post("/bo/parametres/prestations", &[("libelle", "Prestation pirate")], Access::Office),
+    post(
+        "/bo/parametres/prestations/{service}/attendus",
+        &[("libelle", "Attendu pirate"), ("nature", "document"), ("type", "plan"), ("moment", "before")],
+        Access::Office,
+    ),
+    post("/bo/parametres/prestations/{service}/archiver", &[], Access::Office),
+    post("/bo/parametres/prestations/{service}/attendus/{template}/archiver", &[], Access::Office),
+    get("/bo/documents/a-valider", Access::Staff),
+    post("/bo/chantiers/{site}/prestations", &[("prestation", "{service}")], Access::Office),
+    post("/bo/chantiers/{site}/attendus/{req}/valider", &[], Access::Office),
+    post("/bo/chantiers/{site}/attendus/{req}/refuser", &[("motif", "pirate")], Access::Office),
+    post("/bo/chantiers/{site}/attendus/{req}/donnee", &[("valeur", "42")], Access::Office),
+    post("/espace/chantiers/{site}/attendus/{req}/donnee", &[("valeur", "42")], Access::Client),
+    // Intervention requests, their answers, the planning.
+    get("/espace/actions/intervention", Access::Client),
+    filter("/espace/actions/intervention?chantier={site}", Access::Client),
+    post(
+        "/espace/actions/intervention",
+        &[("chantier", "{site}"), ("prestation", "1"), ("date1", "2031-01-15"), ("commentaire", "pirate")],
+        Access::Client,
+    ),
+    get("/bo/demandes-intervention", Access::Staff),
+    filter("/bo/demandes-intervention?client={client}", Access::Staff),
+    get("/bo/demandes-intervention/{ireq}", Access::Staff),
+    post(
+        "/bo/demandes-intervention/{ireq}/planifier",
+        &[("jour", "2031-01-15"), ("debut", "08:00"), ("fin", "10:00")],
+        Access::Office,
+    ),
+    post(
+        "/bo/demandes-intervention/{ireq}/proposer",
+        &[("jour", "2031-01-16"), ("debut", "08:00"), ("fin", "10:00")],
+        Access::Office,
+    ),
+    post("/bo/demandes-intervention/{ireq}/refuser", &[("motif", "non")], Access::Office),
+    get("/bo/planning?du=2031-01-14&au=2031-01-27", Access::Staff),
+    post("/bo/interventions/{intervention}/statut", &[("statut", "cancelled")], Access::Office),
+    // Help pages (Tutoriels) of the extranet.
+    get("/espace/aide", Access::Client),
+    get("/espace/aide/documents", Access::Client),
+    // Justificatifs à signer: the firm's certificate, requests, the client's signature pages.
+    get("/bo/parametres/signature", Access::Admin),
+    upload("/bo/parametres/signature", &[("password", "secret")], Access::Admin),
+    get("/bo/chantiers/{site}/signatures", Access::Office),
+    upload("/bo/chantiers/{site}/signatures", &[("title", "Signature pirate"), ("signer", "")], Access::Office),
+    get("/bo/signatures", Access::Staff),
+    get("/bo/signatures?statut=pending", Access::Staff),
+    get("/bo/signatures/{signature}", Access::Staff),
+    post("/bo/signatures/{signature}/annuler", &[], Access::Office),
+    get("/espace/signatures", Access::Client),
+    get("/espace/signatures/{signature}", Access::ClientAdmin),
+    get("/espace/signatures/{signature}/original", Access::Client),
+    upload("/espace/signatures/{signature}/papier", &[], Access::Client),
+    post(
+        "/espace/signatures/{signature}/signer",
+        &[("signature", "data:image/png;base64,AAAA"), ("confirm", "1")],
+        Access::Client,
+    ),
+    get("/espace/documents/archive.zip?ids={document}", Access::Client),
     get("/fichiers/{file}?apercu=1", Access::Anyone),
 ];
 
@@ -254,6 +336,7 @@ const NOT_IN_MATRIX: &[(&str, &str)] = &[
     ("/metrics", "loopback or bearer token only (schema tests)"),
     ("/desabonnement/{token}", "an HMAC-signed token, not a guessable id: forged tokens answer 404 (digests tests)"),
     ("/static/{name}", "public assets"),
+    ("/espace/aide/{topic}", "static help texts, no object behind a topic: `/espace/aide/documents` is in the matrix"),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -326,6 +409,19 @@ struct ObjectSet {
     token: i64,
     /// A conversation of the client about its site.
     thread: i64,
+    /// A report published on the client's site (its file is `file`).
+    document: i64,
+    /// A justificatif of the client's site waiting for its signature (the document above).
+    signature: i64,
+    /// An intervention request on the client's site (its thread is `thread`), and an
+    /// intervention planned there.
+    ireq: i64,
+    intervention: i64,
+    /// A requirement of the client's site (received, waiting for the firm), and a service of
+    /// the client's firm with one of its templates.
+    req: i64,
+    service: i64,
+    template: i64,
     /// Strings only this set's pages show: none may appear on a page served to an outsider.
     markers: Vec<String>,
 }
@@ -377,6 +473,13 @@ fn fill(template: &str, set: &ObjectSet) -> String {
         .replace("{site}", &set.site.to_string())
         .replace("{token}", &set.token.to_string())
         .replace("{thread}", &set.thread.to_string())
+        .replace("{document}", &set.document.to_string())
+        .replace("{signature}", &set.signature.to_string())
+        .replace("{ireq}", &set.ireq.to_string())
+        .replace("{intervention}", &set.intervention.to_string())
+        .replace("{req}", &set.req.to_string())
+        .replace("{service}", &set.service.to_string())
+        .replace("{template}", &set.template.to_string())
 }
 
 fn has_ids(path: &str) -> bool {
@@ -391,6 +494,13 @@ fn has_ids(path: &str) -> bool {
         "{site}",
         "{token}",
         "{thread}",
+        "{document}",
+        "{signature}",
+        "{ireq}",
+        "{intervention}",
+        "{req}",
+        "{service}",
+        "{template}",
     ]
     .iter()
     .any(|p| path.contains(p))
@@ -431,6 +541,14 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
     let token = api_token(&app.db, tenant, client, &format!("ouv_matrix_{code}_0123456789abcdef"), false).await;
     let thread_subject = format!("Conversation-Secrète-{code}");
     let thread = insert_thread(&app.db, tenant, client, site, user, &thread_subject).await;
+    let document_title = format!("Document-Secret-{code}");
+    let document = insert_document(&app.db, tenant, client, site, file, &document_title).await;
+    let signature_title = format!("Signature-Secrète-{code}");
+    let signature = insert_signature(&app.db, tenant, client, site, document, &signature_title).await;
+    let ireq_comment = format!("Demande-Secrète-Intervention-{code}");
+    let (ireq, intervention) = insert_intervention(&app.db, tenant, client, site, thread, &ireq_comment).await;
+    let req_label = format!("Attendu-Secret-{code}");
+    let (req, service, template) = insert_requirement(&app.db, tenant, client, site, &req_label).await;
     ObjectSet {
         label: code,
         client,
@@ -443,7 +561,18 @@ async fn demo_set(app: &TestApp, store: &FileStore, code: &'static str, user_ema
         site,
         token,
         thread,
+        document,
+        signature,
+        ireq,
+        intervention,
+        req,
+        service,
+        template,
         markers: vec![
+            req_label,
+            ireq_comment,
+            signature_title,
+            document_title,
             name,
             file_name,
             request_name,
@@ -492,6 +621,110 @@ async fn insert_thread(db: &Db, tenant: i64, client: i64, site: i64, author: i64
         .map(|_| ()))
     .unwrap();
     thread
+}
+
+/// A requirement of `site` named `label`, received and waiting for the firm; with the firm's
+/// first service and one of its templates.
+async fn insert_requirement(db: &Db, tenant: i64, client: i64, site: i64, label: &str) -> (i64, i64, i64) {
+    let (service, template): (i64, i64) = on_db!(db, |p| sqlx::query_as(
+        "SELECT service_id, id FROM requirement_templates WHERE tenant_id = $1 ORDER BY id LIMIT 1"
+    )
+    .bind(tenant)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let req = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO site_requirements (tenant_id, client_id, site_id, label, kind, stage, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'data', 'before', 'received', 0, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(site)
+    .bind(label)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    (req, service, template)
+}
+
+/// A pending intervention request on `site` (with `comment`), and an intervention planned there.
+async fn insert_intervention(db: &Db, tenant: i64, client: i64, site: i64, thread: i64, comment: &str) -> (i64, i64) {
+    let service: i64 = on_db!(db, |p| sqlx::query_scalar("SELECT MIN(id) FROM services WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(p)
+        .await)
+    .unwrap();
+    let ireq = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO intervention_requests (tenant_id, client_id, site_id, service_id, preferred_day_1, comment, thread_id,
+                                            status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, '2031-01-15', $5, $6, 'pending', 0, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(site)
+    .bind(service)
+    .bind(comment)
+    .bind(thread)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    let intervention =
+        on_db!(db, |p| {
+            sqlx::query_scalar::<_, i64>(
+        "INSERT INTO interventions (tenant_id, client_id, site_id, service_id, status, day, window_start, window_end,
+                                    created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'planned', '2031-01-20', '08:00', '10:00', 0, 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(site)
+    .bind(service)
+    .fetch_one(p)
+    .await
+        })
+        .unwrap();
+    (ireq, intervention)
+}
+
+/// A justificatif to sign on `site`, for any user of the client allowed to sign.
+async fn insert_signature(db: &Db, tenant: i64, client: i64, site: i64, document: i64, title: &str) -> i64 {
+    on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO signature_requests (tenant_id, client_id, site_id, document_id, title, status, original_sha256,
+                                         created_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', '', 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(site)
+    .bind(document)
+    .bind(title)
+    .fetch_one(p)
+    .await)
+    .unwrap()
+}
+
+/// A report published on `site`, not yet opened by the client.
+async fn insert_document(db: &Db, tenant: i64, client: i64, site: i64, file: i64, title: &str) -> i64 {
+    let id = on_db!(db, |p| sqlx::query_scalar::<_, i64>(
+        "INSERT INTO documents (tenant_id, client_id, site_id, file_id, document_type, title, created_at, name_key,
+                                published_as, published_at)
+         VALUES ($1, $2, $3, $4, 'report', $5, 0, lower($5), 'report', 0) RETURNING id"
+    )
+    .bind(tenant)
+    .bind(client)
+    .bind(site)
+    .bind(file)
+    .bind(title)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    on_db!(db, |p| sqlx::query("UPDATE documents SET lineage_id = id WHERE id = $1")
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .unwrap();
+    id
 }
 
 async fn insert_site(db: &Db, tenant: i64, client: i64, name: &str) -> i64 {
@@ -628,6 +861,14 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
     let site = insert_site(db, tenant, client, "Chantier-Secret-Bêta").await;
     let token = api_token(db, tenant, client, "ouv_matrix_beta_0123456789abcdef", false).await;
     let thread = insert_thread(db, tenant, client, site, user, "Conversation-Secrète-beta").await;
+    let document = insert_document(db, tenant, client, site, file, "Document-Secret-beta").await;
+    let signature = insert_signature(db, tenant, client, site, document, "Signature-Secrète-beta").await;
+    let mut tx = db.begin().await.unwrap();
+    ouvrage::features::documents::types::seed_tenant(&mut tx, ouvrage::domain::TenantId(tenant)).await.unwrap();
+    tx.commit().await.unwrap();
+    let (ireq, intervention) =
+        insert_intervention(db, tenant, client, site, thread, "Demande-Secrète-Intervention-beta").await;
+    let (req, service, template) = insert_requirement(db, tenant, client, site, "Attendu-Secret-beta").await;
     let set = ObjectSet {
         label: "beta",
         client,
@@ -640,7 +881,18 @@ async fn beta_firm(app: &TestApp, store: &FileStore) -> (i64, ObjectSet) {
         site,
         token,
         thread,
+        document,
+        signature,
+        ireq,
+        intervention,
+        req,
+        service,
+        template,
         markers: vec![
+            "Attendu-Secret-beta".into(),
+            "Demande-Secrète-Intervention-beta".into(),
+            "Signature-Secrète-beta".into(),
+            "Document-Secret-beta".into(),
             "Conversation-Secrète-beta".into(),
             "Message-Secret-beta".into(),
             "Chantier-Secret-Bêta".into(),
@@ -671,7 +923,13 @@ async fn snapshot(db: &Db, set: &ObjectSet) -> String {
          UNION ALL SELECT 'study ' || id || ' ' || site_id FROM thermal_studies WHERE client_id = $1
          UNION ALL SELECT 'thread ' || id || ' ' || status || ' ' || COALESCE(assigned_to, 0) || ' ' || last_message_id FROM threads WHERE client_id = $1
          UNION ALL SELECT 'message ' || m.id || ' ' || m.body FROM messages m JOIN threads t ON t.id = m.thread_id WHERE t.client_id = $1
-         UNION ALL SELECT 'document ' || id || ' ' || title FROM documents WHERE client_id = $1
+         UNION ALL SELECT 'req ' || id || ' ' || status || ' ' || refusal_reason || ' ' || data_value FROM site_requirements WHERE client_id = $1
+         UNION ALL SELECT 'service ' || id || ' ' || archived FROM services WHERE tenant_id = (SELECT tenant_id FROM clients WHERE id = $1)
+         UNION ALL SELECT 'template ' || id || ' ' || archived FROM requirement_templates WHERE tenant_id = (SELECT tenant_id FROM clients WHERE id = $1)
+         UNION ALL SELECT 'ireq ' || id || ' ' || status || ' ' || COALESCE(intervention_id, 0) FROM intervention_requests WHERE client_id = $1
+         UNION ALL SELECT 'intervention ' || id || ' ' || status || ' ' || day FROM interventions WHERE client_id = $1
+         UNION ALL SELECT 'signature ' || id || ' ' || status || ' ' || method || ' ' || COALESCE(signed_document_id, 0) FROM signature_requests WHERE client_id = $1
+         UNION ALL SELECT 'document ' || id || ' ' || title || ' ' || version || ' ' || is_current || ' ' || COALESCE(first_seen_at, 0) FROM documents WHERE client_id = $1
          ORDER BY 1"
     )
     .bind(set.client)
@@ -851,8 +1109,16 @@ fn every_registered_route_is_in_the_matrix() {
                 .replace("{site}", "{id}")
                 .replace("{token}", "{token_id}")
                 .replace("{thread}", "{id}")
+                .replace("{document}", "{id}")
+                .replace("{signature}", "{id}")
+                .replace("{ireq}", "{id}")
+                .replace("{intervention}", "{id}")
         })
-        .chain(API_CASES.iter().map(|c| c.path.split('?').next().unwrap().replace("{site}", "{id}")))
+        .chain(
+            API_CASES
+                .iter()
+                .map(|c| c.path.split('?').next().unwrap().replace("{site}", "{id}").replace("{document}", "{id}")),
+        )
         .chain(NOT_IN_MATRIX.iter().map(|(p, _)| p.to_string()))
         .collect();
     let registered = registered_routes();
@@ -880,6 +1146,16 @@ const API_CASES: &[ApiCase] = &[
     ApiCase { method: "GET", path: "/api/v1/sites?q=secret", fields: &[], public: false },
     ApiCase { method: "GET", path: "/api/v1/sites/{site}", fields: &[], public: false },
     ApiCase { method: "POST", path: "/api/v1/thermal-studies", fields: &[("site_id", "{site}")], public: false },
+    ApiCase { method: "GET", path: "/api/v1/sites/{site}/documents", fields: &[], public: false },
+    ApiCase { method: "POST", path: "/api/v1/sites/{site}/documents", fields: &[("type", "plan")], public: false },
+    ApiCase {
+        method: "POST",
+        path: "/api/v1/sites/{site}/documents",
+        fields: &[("type", "report"), ("publish_as", "report")],
+        public: false,
+    },
+    ApiCase { method: "GET", path: "/api/v1/documents/{document}", fields: &[], public: false },
+    ApiCase { method: "GET", path: "/api/v1/documents/{document}/content", fields: &[], public: false },
 ];
 
 /// A token actor: the token of a client, a revoked one, or none.
@@ -960,12 +1236,12 @@ async fn api_tokens_reach_only_their_own_clients_objects() {
         let foreign: Vec<&ObjectSet> =
             sets.iter().map(|(_, s)| *s).filter(|s| own.is_none_or(|o| o.label != s.label)).collect();
         for case in API_CASES {
-            let targets: Vec<Option<&ObjectSet>> =
-                if case.path.contains("{site}") || case.fields.iter().any(|(_, v)| v.contains("{site}")) {
-                    foreign.iter().copied().map(Some).collect()
-                } else {
-                    vec![None]
-                };
+            let targets: Vec<Option<&ObjectSet>> = if has_ids(case.path) || case.fields.iter().any(|(_, v)| has_ids(v))
+            {
+                foreign.iter().copied().map(Some).collect()
+            } else {
+                vec![None]
+            };
             for target in targets {
                 n += 1;
                 let path = target.map(|t| fill(case.path, t)).unwrap_or_else(|| case.path.to_string());

@@ -309,7 +309,7 @@ async fn a_new_invoice_is_mailed_at_once_to_the_billing_contact() {
     let link = format!("{}/espace/documents/factures", app.config.base_url);
 
     let mut tx = db.begin().await.unwrap();
-    let id = mail_invoice_to_billing_contact(&mut tx, t, c001, "FA-2026-0042", &link).await.unwrap();
+    let id = mail_invoice_to_billing_contact(&mut tx, t, c001, "FA-2026-0042", &link, None).await.unwrap();
     tx.commit().await.unwrap();
     assert!(id.is_some());
     let mails = mails_to(db, "compta@maisons-horizon.test").await;
@@ -321,14 +321,14 @@ async fn a_new_invoice_is_mailed_at_once_to_the_billing_contact() {
     // No billing e-mail: nothing queued, no error.
     sql(db, "UPDATE clients SET billing_email = '' WHERE code = 'C002'", &[]).await;
     let mut tx = db.begin().await.unwrap();
-    assert_eq!(mail_invoice_to_billing_contact(&mut tx, t, c002, "FA-2026-0043", &link).await.unwrap(), None);
+    assert_eq!(mail_invoice_to_billing_contact(&mut tx, t, c002, "FA-2026-0043", &link, None).await.unwrap(), None);
     tx.commit().await.unwrap();
 
     // A client of another firm is not found from this firm (and the reverse).
     let (other, _, their_client) = other_firm(db).await;
     let mut tx = db.begin().await.unwrap();
-    assert_eq!(mail_invoice_to_billing_contact(&mut tx, t, their_client, "FA-1", &link).await.unwrap(), None);
-    assert_eq!(mail_invoice_to_billing_contact(&mut tx, other, c001, "FA-1", &link).await.unwrap(), None);
+    assert_eq!(mail_invoice_to_billing_contact(&mut tx, t, their_client, "FA-1", &link, None).await.unwrap(), None);
+    assert_eq!(mail_invoice_to_billing_contact(&mut tx, other, c001, "FA-1", &link, None).await.unwrap(), None);
     tx.commit().await.unwrap();
     let total: i64 =
         on_db!(db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE subject LIKE 'Nouvelle facture%'")

@@ -8,4 +8,6 @@ mod support;
 
 mod chantier_from_study;
 mod driver;
+mod interventions;
 mod login;
+mod signature;

@@ -1,7 +1,8 @@
 //! The integrator API, for thermal-consultancy software: a token created by the firm's admin for
 //! one client ([`tokens`], the back-office page in [`bo`], or `ouvrage token create`) lets the
 //! software send its studies (`POST /api/v1/thermal-studies`, the chantier is created or its
-//! study gets a new version) and read the client's sites (`GET /api/v1/sites`, `…/{id}`).
+//! study gets a new version) and read the client's sites (`GET /api/v1/sites`, `…/{id}`); file,
+//! list and download a site's documents, or publish reports and invoices ([`documents`]).
 //!
 //! - Authentication: `Authorization: Bearer <token>` ([`auth::ApiActor`]); every query is scoped
 //!   to the token's client.
@@ -11,6 +12,7 @@
 
 pub mod auth;
 pub mod bo;
+pub mod documents;
 pub mod openapi;
 pub mod problem;
 pub mod schema;
@@ -29,6 +31,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/thermal-studies", post(studies::import))
         .route("/api/v1/sites", get(sites::list))
         .route("/api/v1/sites/{id}", get(sites::get))
+        // `{id}` is the site (`{site_id}` in the OpenAPI document): the router wants one name
+        // per segment.
+        .route("/api/v1/sites/{id}/documents", get(documents::list).post(documents::create))
+        .route("/api/v1/documents/{id}", get(documents::get))
+        .route("/api/v1/documents/{id}/content", get(documents::content))
         .route("/bo/clients/{id}/integrations", get(bo::show).post(bo::create))
         .route("/bo/clients/{id}/integrations/{token_id}/revoquer", post(bo::revoke))
 }

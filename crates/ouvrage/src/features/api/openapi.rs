@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::problem::ProblemDoc;
 use super::schema::{
-    BuildingOut, ChangeOut, DuplicateCandidate, ImportedStudy, ManagerOut, SiteDetail, SiteList, SiteOut, StudyFormat,
-    StudyOut, StudyVersionOut, UpdatedStudy,
+    BuildingOut, ChangeOut, DocumentOut, DuplicateCandidate, ImportedStudy, ManagerOut, SiteDetail, SiteList, SiteOut,
+    StudyFormat, StudyOut, StudyVersionOut, UpdatedStudy,
 };
 
 #[derive(OpenApi)]
@@ -16,12 +16,21 @@ use super::schema::{
     info(
         title = "ouvrage — API des intégrateurs",
         description = "API pour les logiciels d'étude thermique : import des études RSET/RSEE (création ou mise à \
-            jour du chantier) et lecture des chantiers du client. Chaque jeton est créé par le prestataire pour un \
+            jour du chantier), lecture des chantiers du client, dépôt et lecture de leurs documents, publication des \
+            rapports et des factures. Chaque jeton est créé par le prestataire pour un \
             client et ne donne accès qu'aux sites de ce client. Les erreurs sont des « problem details » \
             (RFC 9457, `application/problem+json`) en français.",
         version = "1"
     ),
-    paths(super::studies::import, super::sites::list, super::sites::get),
+    paths(
+        super::studies::import,
+        super::sites::list,
+        super::sites::get,
+        super::documents::create,
+        super::documents::list,
+        super::documents::get,
+        super::documents::content
+    ),
     components(schemas(
         ProblemDoc,
         ImportedStudy,
@@ -35,12 +44,14 @@ use super::schema::{
         SiteOut,
         ManagerOut,
         SiteDetail,
-        StudyVersionOut
+        StudyVersionOut,
+        DocumentOut
     )),
     modifiers(&BearerScheme),
     tags(
         (name = "Études thermiques", description = "Import des études thermiques"),
-        (name = "Chantiers", description = "Les sites du client du jeton")
+        (name = "Chantiers", description = "Les sites du client du jeton"),
+        (name = "Documents", description = "Les documents des chantiers du client, rapports et factures publiés")
     )
 )]
 pub struct ApiDoc;
@@ -84,9 +95,21 @@ mod tests {
     fn the_document_describes_the_three_endpoints() {
         let doc = document();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-        for path in ["/api/v1/thermal-studies", "/api/v1/sites", "/api/v1/sites/{id}"] {
+        for path in [
+            "/api/v1/thermal-studies",
+            "/api/v1/sites",
+            "/api/v1/sites/{id}",
+            "/api/v1/sites/{site_id}/documents",
+            "/api/v1/documents/{id}",
+            "/api/v1/documents/{id}/content",
+        ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
+        let upload = &doc["paths"]["/api/v1/sites/{site_id}/documents"]["post"];
+        let form = &upload["requestBody"]["content"]["multipart/form-data"]["schema"];
+        assert_eq!(form["properties"]["file"]["format"], "binary", "{form}");
+        assert!(form["properties"]["type"].is_object() && form["properties"]["publish_as"].is_object(), "{form}");
+        assert!(doc["components"]["schemas"]["Document"]["properties"]["type"].is_object());
         let import = &doc["paths"]["/api/v1/thermal-studies"]["post"];
         assert!(import["requestBody"]["content"]["multipart/form-data"].is_object());
         for status in ["200", "201", "401", "409", "422"] {

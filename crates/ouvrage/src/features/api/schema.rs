@@ -5,6 +5,7 @@ use ouvrage_thermal::{self as thermal, ThermalStudy};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::features::documents::store::DocumentRow;
 use crate::features::sites::duplicates::Candidate;
 use crate::features::sites::store::{SiteListRow, SiteRow};
 use crate::features::sites::studies::{Change, StudyVersion};
@@ -370,4 +371,97 @@ pub struct SiteDetail {
     /// The latest study filed on the site, or `null`.
     #[schema(required)]
     pub thermal_study: Option<StudyVersionOut>,
+}
+
+/// A document of a site (the current version of its lineage, or the one just filed).
+#[derive(Serialize, ToSchema, Debug, Clone)]
+#[schema(as = Document)]
+pub struct DocumentOut {
+    pub document_id: i64,
+    /// The site it is filed on (`null` for a document of the client filed on no site).
+    #[schema(required)]
+    pub site_id: Option<i64>,
+    /// The code of its type among the firm's types (`plan`, `report`, `invoice`…).
+    #[serde(rename = "type")]
+    #[schema(example = "report")]
+    pub document_type: String,
+    pub title: String,
+    /// From 1; a document of the same site, type and title becomes a new version.
+    pub version: i64,
+    /// The file's name, as it is downloaded.
+    pub file_name: String,
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// SHA-256 of the content, in hexadecimal.
+    pub sha256: String,
+    /// `report` or `invoice` when the firm published it as such (Mes rapports, Mes factures).
+    #[schema(required)]
+    pub published_as: Option<String>,
+    /// When it was published (RFC 3339, UTC).
+    #[schema(required)]
+    pub published_at: Option<String>,
+    /// When a user of the client first opened it (published documents only; RFC 3339, UTC).
+    #[schema(required)]
+    pub first_seen_at: Option<String>,
+    /// Whether an invoice carries its Factur-X XML twin.
+    pub has_xml_twin: bool,
+    /// When it was filed (RFC 3339, UTC).
+    #[schema(example = "2026-03-02T09:30:00Z")]
+    pub created_at: String,
+    /// Where its bytes are downloaded.
+    #[schema(example = "/api/v1/documents/42/content")]
+    pub content_url: String,
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+impl From<&DocumentRow> for DocumentOut {
+    fn from(d: &DocumentRow) -> Self {
+        DocumentOut {
+            document_id: d.id.0,
+            site_id: d.site_id.map(|s| s.0),
+            document_type: d.document_type.clone(),
+            title: d.title.clone(),
+            version: d.version,
+            file_name: d.original_name.clone(),
+            content_type: d.content_type.clone(),
+            size_bytes: d.size_bytes,
+            sha256: d.sha256.clone(),
+            published_as: non_empty(&d.published_as),
+            published_at: d.published_at.map(rfc3339),
+            first_seen_at: d.first_seen_at.map(rfc3339),
+            has_xml_twin: d.twin_file_id.is_some(),
+            created_at: rfc3339(d.created_at),
+            content_url: format!("/api/v1/documents/{}/content", d.id),
+        }
+    }
+}
+
+/// The multipart request of `POST /api/v1/sites/{site_id}/documents` (for the OpenAPI document).
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the request; the handler reads the parts one by one
+pub struct DocumentUpload {
+    /// The document: PDF, JPEG or PNG image, or XML (checked from its content, not its name).
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The code of one of the firm's document types (`plan`, `building_permit`, `photo`, `report`,
+    /// `invoice`…). Optional with `publish_as`, whose type it then is.
+    #[schema(nullable = false, example = "plan")]
+    pub r#type: Option<String>,
+    /// `report` or `invoice` to publish the document to the client (Mes rapports, Mes factures;
+    /// PDF only): its users are notified, and an invoice is e-mailed with its PDF to the client's
+    /// billing address. Without it, the document is filed on the site and the firm is notified.
+    #[schema(nullable = false, example = "report")]
+    pub publish_as: Option<String>,
+    /// The title lists show (200 characters at most); the file's name when absent.
+    #[schema(nullable = false, example = "Rapport de test d'étanchéité")]
+    pub title: Option<String>,
+    /// For an invoice: its Factur-X XML (CII, without DTD).
+    #[schema(value_type = Option<String>, format = Binary, nullable = false)]
+    pub xml: Option<Vec<u8>>,
 }

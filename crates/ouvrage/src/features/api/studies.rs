@@ -35,7 +35,7 @@ struct Upload {
     create_anyway: Option<String>,
 }
 
-fn is_multipart(headers: &HeaderMap) -> bool {
+pub(super) fn is_multipart(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -51,7 +51,7 @@ fn malformed() -> Problem {
     )
 }
 
-fn too_large(name: &str, limit: u64) -> Problem {
+pub(super) fn too_large(name: &str, limit: u64) -> Problem {
     let shown = clean_name(name);
     let shown = if shown.is_empty() { "sans nom".to_string() } else { shown };
     Problem::new(
@@ -62,7 +62,7 @@ fn too_large(name: &str, limit: u64) -> Problem {
     )
 }
 
-fn multipart_problem(e: &MultipartError, limit: u64) -> Problem {
+pub(super) fn multipart_problem(e: &MultipartError, limit: u64) -> Problem {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,7 +77,7 @@ fn multipart_problem(e: &MultipartError, limit: u64) -> Problem {
 
 /// Reads a part to its end, keeping at most `max` bytes; `None` when it is longer (the rest is
 /// still read, so that the answer reaches a client that is still sending).
-async fn read_capped(field: &mut Field<'_>, max: u64) -> Result<Option<Bytes>, MultipartError> {
+pub(super) async fn read_capped(field: &mut Field<'_>, max: u64) -> Result<Option<Bytes>, MultipartError> {
     let mut buf = BytesMut::new();
     let mut over = false;
     while let Some(chunk) = field.chunk().await? {

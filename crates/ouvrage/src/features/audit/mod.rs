@@ -12,6 +12,7 @@ use crate::exec_tx;
 use crate::http::Actor;
 
 /// Who did it, when there may be no logged-in user (CLI, demo loader, a public form).
+#[derive(Clone, Debug)]
 pub struct AuditActor {
     pub tenant_id: TenantId,
     pub user_id: Option<UserId>,

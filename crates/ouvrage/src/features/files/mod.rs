@@ -5,13 +5,15 @@
 //! `/fichiers/{id}`, which checks the actor's scope.
 
 pub mod kind;
+pub mod multipart;
 pub mod queries;
 mod routes;
 pub mod storage;
+pub mod sweep;
 pub mod upload;
 
 pub use kind::FileKind;
-pub use routes::routes;
+pub use routes::{content_disposition, routes, serve_stored};
 pub use storage::FileStore;
 pub use upload::{UploadError, store_upload};
 

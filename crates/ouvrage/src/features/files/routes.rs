@@ -1,31 +1,34 @@
-//! Pages and downloads: a client's files in the back office (with the upload form), the
-//! client's documents in the extranet, and `/fichiers/{id}` for everyone within their scope.
+//! Pages and downloads: a client's files in the back office (with the upload form) and
+//! `/fichiers/{id}` for everyone within their scope. The extranet lists files as documents
+//! (features::documents).
 
 use askama::Template;
 use axum::Router;
-use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use bytes::BytesMut;
 
+use super::fr_size;
 use super::kind::{ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS, FileKind};
+use super::multipart::{Part, multipart_message, read_part};
 use super::queries::{self, ClientHeader, FileListRow};
 use super::upload::{self, UploadError};
-use super::{fr_size, store_upload};
 use crate::app::AppState;
 use crate::domain::time::fr_datetime;
 use crate::domain::{ClientId, FileId, TenantId};
+use crate::features::documents::store::Published;
+use crate::features::documents::types as doc_types;
+use crate::features::documents::upload::{Deposit, DepositError, Depositor, deposit_general};
 use crate::http::error::error_page;
-use crate::http::{Actor, AppError, AppResult, ClientActor, Ctx, StaffActor, render};
+use crate::http::{Actor, AppError, AppResult, Ctx, StaffActor, render};
 
 const PAGE_SIZE: i64 = 50;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/bo/clients/{id}/fichiers", get(client_files).post(upload_client_files))
-        .route("/espace/documents", get(espace_documents))
         .route("/fichiers/{id}", get(download))
 }
 
@@ -141,73 +144,6 @@ async fn client_files(
     Ok(render(&page)?.into_response())
 }
 
-/// What reading one part of the upload gave.
-enum Part {
-    File {
-        name: String,
-        bytes: bytes::Bytes,
-    },
-    /// Larger than the per-file limit: read to its end and dropped. `body_cut` when the request
-    /// body limit stopped the reading, so nothing more can be read.
-    TooLarge {
-        name: String,
-        body_cut: bool,
-    },
-    /// A form field that is not a file, or an empty file input.
-    Skip,
-}
-
-async fn read_part(field: &mut axum::extract::multipart::Field<'_>, max_bytes: u64) -> Result<Part, MultipartError> {
-    let Some(name) = field.file_name().map(str::to_string) else {
-        while field.chunk().await?.is_some() {}
-        return Ok(Part::Skip);
-    };
-    let mut buf = BytesMut::new();
-    let mut too_large = false;
-    loop {
-        let chunk = match field.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(_) if too_large => return Ok(Part::TooLarge { name, body_cut: true }),
-            Err(e) => return Err(e),
-        };
-        if too_large {
-            continue;
-        }
-        if (buf.len() + chunk.len()) as u64 > max_bytes {
-            too_large = true;
-            buf = BytesMut::new();
-        } else {
-            buf.extend_from_slice(&chunk);
-        }
-    }
-    Ok(if too_large {
-        Part::TooLarge { name, body_cut: false }
-    } else if name.is_empty() && buf.is_empty() {
-        Part::Skip
-    } else {
-        Part::File { name, bytes: buf.freeze() }
-    })
-}
-
-fn multipart_message(err: &MultipartError, limit: &str) -> (StatusCode, String) {
-    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "L'envoi dépasse la taille maximale de {limit} : envoyez les fichiers en plusieurs fois \
-                 (chaque fichier doit faire au plus {limit})."
-            ),
-        )
-    } else {
-        (
-            StatusCode::BAD_REQUEST,
-            "L'envoi a été interrompu ou est mal formé : choisissez à nouveau les fichiers puis renvoyez le formulaire."
-                .to_string(),
-        )
-    }
-}
-
 async fn upload_client_files(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -236,7 +172,7 @@ async fn upload_client_files(
                 }
             };
             match read_part(&mut field, state.config.max_upload_bytes).await {
-                Ok(Part::Skip) => {}
+                Ok(Part::Skip | Part::Text { .. }) => {}
                 Ok(Part::TooLarge { name, body_cut }) => {
                     let shown = upload::clean_name(&name);
                     errors.push(UploadError::TooLarge { name: shown, limit: limit.clone() }.to_string());
@@ -246,7 +182,21 @@ async fn upload_client_files(
                     }
                 }
                 Ok(Part::File { name, bytes }) => {
-                    match store_upload(&state, &actor, Some(client.id), &name, bytes).await {
+                    // Shared with the company as a document of no particular site, so its users
+                    // find it in Mes documents.
+                    let by = Depositor::user(&actor);
+                    let what = Deposit {
+                        document_type: doc_types::OTHER,
+                        title: None,
+                        published: Published::No,
+                        requirement_id: None,
+                        twin: None,
+                    };
+                    let filed = match upload::check(&name, bytes, state.config.max_upload_bytes) {
+                        Ok(checked) => deposit_general(&state, &by, client.id, what, checked).await,
+                        Err(e) => Err(DepositError::Upload(e)),
+                    };
+                    match filed {
                         Ok(_) => added.push(upload::clean_name(&name)),
                         Err(e) if e.is_refusal() => {
                             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -275,45 +225,6 @@ async fn upload_client_files(
     }
     let page = client_page(&state, ctx, actor.tenant_id, client, 1, added, errors).await?;
     Ok((status, render(&page)?).into_response())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Extranet: the company's documents
-
-#[derive(Template)]
-#[template(path = "files/espace_documents.html")]
-struct EspaceDocumentsPage {
-    ctx: Ctx,
-    company: String,
-    files: Vec<FileItem>,
-    total: i64,
-    paging: Paging,
-    empty_text: &'static str,
-}
-
-const CLIENT_EMPTY: &str = "Aucun document pour l'instant. Les documents de vos chantiers et de vos sites (rapports, \
-plans, justificatifs, photos…) apparaîtront ici dès qu'ils auront été déposés, par nos équipes ou par vos collaborateurs.";
-
-async fn espace_documents(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    actor: ClientActor,
-    RawQuery(query): RawQuery,
-) -> AppResult<Response> {
-    let client =
-        queries::client_header(&state.db, actor.0.tenant_id, actor.client_id()).await?.ok_or(AppError::NotFound)?;
-    let page = requested_page(&query);
-    let (rows, total) =
-        queries::list_for_client(&state.db, actor.0.tenant_id, client.id, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
-    let view = EspaceDocumentsPage {
-        ctx: ctx.with_nav("documents"),
-        company: client.name,
-        files: rows.into_iter().map(FileItem::from).collect(),
-        total,
-        paging: Paging { page, pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1) },
-        empty_text: CLIENT_EMPTY,
-    };
-    Ok(render(&view)?.into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,39 +257,57 @@ async fn download(
 ) -> AppResult<Response> {
     let id = parse_id(&id).ok_or(AppError::NotFound)?;
     let file = queries::find_visible(&state.db, &actor, FileId(id)).await?.ok_or(AppError::NotFound)?;
-    let bytes = match state.files.get(&file.sha256).await {
+    let inline = query_param(&query, "apercu").as_deref() == Some("1");
+    Ok(serve_stored(&state, file.id, &file.sha256, &file.content_type, &file.original_name, inline).await)
+}
+
+/// The bytes of a stored file as a download, or shown in the browser when `inline` and the
+/// format can be previewed (PDF, images). Missing bytes or an unavailable store give a French
+/// page. A preview may be framed by our own pages (the document page shows it).
+pub async fn serve_stored(
+    state: &AppState,
+    file_id: FileId,
+    sha256: &str,
+    content_type: &str,
+    name: &str,
+    inline: bool,
+) -> Response {
+    let bytes = match state.files.get(sha256).await {
         Ok(b) => b,
         Err(object_store::Error::NotFound { .. }) => {
-            tracing::error!(file_id = file.id.0, sha256 = %file.sha256, "stored bytes are missing");
-            return Ok(error_page(
+            tracing::error!(file_id = file_id.0, sha256 = %sha256, "stored bytes are missing");
+            return error_page(
                 StatusCode::NOT_FOUND,
                 "Fichier indisponible",
                 "Le contenu de ce fichier est introuvable sur le serveur. Prévenez votre interlocuteur habituel \
                  pour qu'il le dépose à nouveau.",
-            ));
+            );
         }
         Err(e) => {
-            tracing::error!(file_id = file.id.0, error = %e, "file storage unavailable");
-            return Ok(error_page(
+            tracing::error!(file_id = file_id.0, error = %e, "file storage unavailable");
+            return error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Fichier momentanément indisponible",
                 "Le stockage des fichiers ne répond pas. Réessayez dans quelques instants.",
-            ));
+            );
         }
     };
-    let kind = FileKind::from_content_type(&file.content_type);
-    let inline = query_param(&query, "apercu").as_deref() == Some("1") && kind.is_some_and(FileKind::previewable);
+    let kind = FileKind::from_content_type(content_type);
+    let inline = inline && kind.is_some_and(FileKind::previewable);
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
-    let ct = HeaderValue::from_str(&file.content_type)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let ct =
+        HeaderValue::from_str(content_type).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     h.insert(header::CONTENT_TYPE, ct);
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(inline, &file.original_name)) {
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(inline, name)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    Ok(resp)
+    if inline {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    }
+    resp
 }
 
 #[cfg(test)]

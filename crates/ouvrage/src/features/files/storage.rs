@@ -104,4 +104,60 @@ impl FileStore {
     pub async fn exists(&self, sha: &str) -> bool {
         self.inner.head(&key(sha)).await.is_ok()
     }
+
+    /// Every stored object: its SHA-256 and when it was last written (ms).
+    pub async fn list(&self) -> Result<Vec<(String, i64)>, object_store::Error> {
+        use futures::TryStreamExt;
+        let prefix = ObjectPath::from("sha256");
+        let metas: Vec<object_store::ObjectMeta> = self.inner.list(Some(&prefix)).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?.to_string();
+                let valid = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+                valid.then(|| (name, m.last_modified.timestamp_millis()))
+            })
+            .collect())
+    }
+
+    pub async fn delete(&self, sha: &str) -> Result<(), object_store::Error> {
+        match self.inner.delete(&key(sha)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes the local backend's half-written temporary files (`<name>#<n>`, left by a
+    /// process killed while writing) older than `before_ms`. Returns how many went.
+    pub fn remove_stale_staging(&self, before_ms: i64) -> std::io::Result<usize> {
+        fn walk(dir: &std::path::Path, before_ms: i64, removed: &mut usize) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let path = entry.path();
+                let meta = entry.metadata()?;
+                if meta.is_dir() {
+                    walk(&path, before_ms, removed)?;
+                } else if entry.file_name().to_string_lossy().contains('#') {
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_millis() as i64)
+                        .unwrap_or(0);
+                    if modified <= before_ms {
+                        std::fs::remove_file(&path)?;
+                        *removed += 1;
+                    }
+                }
+            }
+            Ok(())
+        }
+        let Some(root) = &self.local_root else { return Ok(0) };
+        let dir = root.join("sha256");
+        let mut removed = 0;
+        if dir.exists() {
+            walk(&dir, before_ms, &mut removed)?;
+        }
+        Ok(removed)
+    }
 }

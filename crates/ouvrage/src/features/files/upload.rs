@@ -36,6 +36,12 @@ pub enum UploadError {
     TruncatedPdf {
         name: String,
     },
+    /// A PDF that does not open (damaged inside, or protected by a password); `reason` is the
+    /// PDF reader's French explanation.
+    UnreadablePdf {
+        name: String,
+        reason: String,
+    },
     XmlWithDtd {
         name: String,
     },
@@ -70,6 +76,11 @@ impl fmt::Display for UploadError {
                 f,
                 "Le fichier « {name} » est un PDF incomplet (sa fin est manquante) : il a sans doute été mal \
                  enregistré ou mal transféré. Enregistrez-le à nouveau puis renvoyez-le."
+            ),
+            UploadError::UnreadablePdf { name, reason } => write!(
+                f,
+                "Le fichier « {name} » ne s'ouvre pas comme un PDF : {reason} Enregistrez-le à nouveau (ou \
+                 « Imprimer en PDF ») puis renvoyez-le."
             ),
             UploadError::XmlWithDtd { name } => write!(
                 f,
@@ -115,6 +126,7 @@ impl UploadError {
                 | UploadError::Empty { .. }
                 | UploadError::Unsupported { .. }
                 | UploadError::TruncatedPdf { .. }
+                | UploadError::UnreadablePdf { .. }
                 | UploadError::XmlWithDtd { .. }
         )
     }

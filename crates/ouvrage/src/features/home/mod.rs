@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
+pub mod dashboard;
+
 use crate::app::AppState;
 use crate::db::Db;
 use crate::domain::time::fr_datetime;
@@ -35,6 +37,7 @@ async fn root(actor: Option<Actor>) -> Response {
 struct BoHome {
     ctx: Ctx,
     tenant_name: String,
+    waiting: dashboard::FirmCounts,
     clients: i64,
     contacts: i64,
     client_users: i64,
@@ -75,6 +78,7 @@ async fn bo_home(State(state): State<AppState>, ctx: Ctx, StaffActor(actor): Sta
     let page = BoHome {
         ctx: ctx.with_nav("home"),
         tenant_name: tenant_name(&state.db, t).await?,
+        waiting: dashboard::firm_counts(&state.db, t).await?,
         clients: count(&state.db, "SELECT COUNT(*) FROM clients WHERE tenant_id = $1 AND NOT archived", t).await?,
         contacts: count(&state.db, "SELECT COUNT(*) FROM contacts WHERE tenant_id = $1 AND NOT archived", t).await?,
         client_users: count(
@@ -97,7 +101,8 @@ struct EspaceHome {
     ctx: Ctx,
     company: String,
     tenant_name: String,
-    files: i64,
+    counts: dashboard::ClientCounts,
+    sees_invoices: bool,
 }
 
 async fn espace_home(State(state): State<AppState>, ctx: Ctx, actor: ClientActor) -> AppResult<Response> {
@@ -109,14 +114,15 @@ async fn espace_home(State(state): State<AppState>, ctx: Ctx, actor: ClientActor
             .bind(client)
             .fetch_one(p)
             .await)?;
-    let files: i64 = on_db!(&state.db, |p| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM files WHERE tenant_id = $1 AND client_id = $2"
-    )
-    .bind(t)
-    .bind(client)
-    .fetch_one(p)
-    .await)?;
-    let page = EspaceHome { ctx: ctx.with_nav("home"), company, tenant_name: tenant_name(&state.db, t).await?, files };
+    let sees_invoices = actor.0.can(crate::domain::Permission::SeeInvoices);
+    let counts = dashboard::client_counts(&state.db, t, client, actor.0.user_id, sees_invoices).await?;
+    let page = EspaceHome {
+        ctx: ctx.with_nav("home"),
+        company,
+        tenant_name: tenant_name(&state.db, t).await?,
+        counts,
+        sees_invoices,
+    };
     Ok(render(&page)?.into_response())
 }
 
@@ -129,46 +135,16 @@ struct Section {
     coming: &'static [&'static str],
 }
 
-const SECTIONS: &[Section] = &[
-    Section {
-        path: "/bo/planning",
-        staff: true,
-        nav: "planning",
-        title: "Planning",
-        coming: &[
-            "Interventions planifiées par jour et par technicien.",
-            "Réponse aux demandes d'intervention des clients : acceptation, date proposée, refus motivé.",
-        ],
-    },
-    Section {
-        path: "/bo/documents",
-        staff: true,
-        nav: "documents",
-        title: "Documents",
-        coming: &[
-            "Documents typés par chantier (plans, permis, justificatifs, photos…), avec versions.",
-            "Données et documents attendus par prestation, à valider ou refuser avec motif.",
-            "Justificatifs à signer, signature papier ou électronique scellée.",
-        ],
-    },
-    Section {
-        path: "/bo/facturation",
-        staff: true,
-        nav: "billing",
-        title: "Facturation",
-        coming: &[
-            "Devis, factures et avoirs numérotés sans trou, au format Factur-X.",
-            "Dépôt Chorus Pro pour les clients publics et suivi des statuts.",
-        ],
-    },
-    Section {
-        path: "/espace/actions",
-        staff: false,
-        nav: "actions",
-        title: "Mes actions",
-        coming: &["Demander une intervention sur un chantier.", "Déposer un document, signer un justificatif."],
-    },
-];
+const SECTIONS: &[Section] = &[Section {
+    path: "/bo/facturation",
+    staff: true,
+    nav: "billing",
+    title: "Facturation",
+    coming: &[
+        "Devis, factures et avoirs numérotés sans trou, au format Factur-X.",
+        "Dépôt Chorus Pro pour les clients publics et suivi des statuts.",
+    ],
+}];
 
 #[derive(Template)]
 #[template(path = "section.html")]

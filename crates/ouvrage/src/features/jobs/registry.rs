@@ -10,6 +10,7 @@
 use crate::app::AppState;
 
 use super::purge;
+use crate::features::files::sweep;
 use crate::features::notifications::digest;
 
 /// A job that the scheduler queues every `every_secs`.
@@ -25,6 +26,7 @@ pub struct Schedule {
 pub const SCHEDULES: &[Schedule] = &[
     Schedule { name: "purge_expired", every_secs: 3600, kind: purge::KIND },
     Schedule { name: "compose_digests", every_secs: digest::EVERY_SECS, kind: digest::KIND },
+    Schedule { name: "sweep_orphan_files", every_secs: 3600, kind: sweep::KIND },
 ];
 
 /// Runs the handler of a job kind.
@@ -32,6 +34,7 @@ pub async fn run_job(state: &AppState, kind: &str, payload: &serde_json::Value) 
     match kind {
         purge::KIND => purge::run(state, payload).await,
         digest::KIND => digest::run(state, payload).await,
+        sweep::KIND => sweep::run(state, payload).await,
         // During a rolling upgrade an older instance may meet a kind only newer ones know: the
         // job is retried (a newer instance may take it) before being marked failed.
         other => anyhow::bail!("type de tâche inconnu : « {other} »"),

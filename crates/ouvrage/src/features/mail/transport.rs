@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -29,6 +30,18 @@ pub struct QueuedMail {
     pub created_at: i64,
     /// Extra headers (a JSON object of name → value, e.g. `List-Unsubscribe`), or `None`.
     pub extra_headers: Option<String>,
+    /// The tenant whose files the attachments are.
+    pub tenant_id: Option<i64>,
+    /// Ids of stored files to attach, space-separated ("" for none).
+    pub attachment_file_ids: String,
+}
+
+/// A file attached to a message, read from the file store when the message is sent.
+#[derive(Clone, Debug)]
+pub struct MailAttachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
 }
 
 /// Why a delivery failed, already free of secrets.
@@ -183,8 +196,8 @@ impl Transport {
     }
 
     /// Delivers one message. `Ok` means the server accepted it (or the file is in place).
-    pub async fn deliver(&self, from: &str, mail: &QueuedMail) -> Result<(), Failure> {
-        let message = build_message(from, mail)?;
+    pub async fn deliver(&self, from: &str, mail: &QueuedMail, attachments: &[MailAttachment]) -> Result<(), Failure> {
+        let message = build_message(from, mail, attachments)?;
         match self {
             Transport::Smtp { transport, secrets } => match transport.send(message).await {
                 Ok(_) => Ok(()),
@@ -197,8 +210,9 @@ impl Transport {
     }
 }
 
-/// The RFC 5322 message for a queued mail.
-pub fn build_message(from: &str, mail: &QueuedMail) -> Result<Message, Failure> {
+/// The RFC 5322 message for a queued mail: its text (and HTML) alone, or in a multipart/mixed
+/// message followed by the attachments.
+pub fn build_message(from: &str, mail: &QueuedMail, attachments: &[MailAttachment]) -> Result<Message, Failure> {
     let from: Mailbox = from.parse().map_err(|e| {
         Failure::Temporary(format!("adresse d'expéditeur invalide « {from} » ({e}) : corrigez mail_from"))
     })?;
@@ -214,9 +228,24 @@ pub fn build_message(from: &str, mail: &QueuedMail) -> Result<Message, Failure> 
     for (name, value) in extra_headers(mail.extra_headers.as_deref())? {
         builder = builder.raw_header(value_of(name, value)?);
     }
-    let built = match &mail.body_html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), html.clone())),
-        None => builder.singlepart(SinglePart::plain(mail.body_text.clone())),
+    let built = if attachments.is_empty() {
+        match &mail.body_html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), html.clone())),
+            None => builder.singlepart(SinglePart::plain(mail.body_text.clone())),
+        }
+    } else {
+        let mut mixed = match &mail.body_html {
+            Some(html) => {
+                MultiPart::mixed().multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), html.clone()))
+            }
+            None => MultiPart::mixed().singlepart(SinglePart::plain(mail.body_text.clone())),
+        };
+        for a in attachments {
+            let content_type = ContentType::parse(&a.content_type)
+                .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid media type"));
+            mixed = mixed.singlepart(Attachment::new(a.name.clone()).body(a.bytes.to_vec(), content_type));
+        }
+        builder.multipart(mixed)
     };
     built.map_err(|e| Failure::Permanent(format!("message impossible à construire : {e}")))
 }
@@ -355,6 +384,8 @@ mod tests {
             attempts: 0,
             created_at: 1_782_907_200_000,
             extra_headers: None,
+            tenant_id: None,
+            attachment_file_ids: String::new(),
         }
     }
 
@@ -368,7 +399,7 @@ mod tests {
             })
             .to_string(),
         );
-        let text = String::from_utf8(build_message("no-reply@localhost", &m).unwrap().formatted()).unwrap();
+        let text = String::from_utf8(build_message("no-reply@localhost", &m, &[]).unwrap().formatted()).unwrap();
         assert!(text.contains("\r\nList-Unsubscribe: <https://ouvrage.example/desabonnement/42.abcdef>\r\n"), "{text}");
         assert!(text.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{text}");
 
@@ -381,39 +412,54 @@ mod tests {
             serde_json::json!({"X-Test": 3}),
         ] {
             m.extra_headers = Some(bad.to_string());
-            let err = build_message("no-reply@localhost", &m).unwrap_err();
+            let err = build_message("no-reply@localhost", &m, &[]).unwrap_err();
             assert!(matches!(err, Failure::Permanent(_)), "{bad}: {err:?}");
         }
         m.extra_headers = Some("pas du JSON".into());
-        assert!(matches!(build_message("no-reply@localhost", &m), Err(Failure::Permanent(_))));
+        assert!(matches!(build_message("no-reply@localhost", &m, &[]), Err(Failure::Permanent(_))));
         m.extra_headers = Some("null".into());
-        assert!(build_message("no-reply@localhost", &m).is_ok());
+        assert!(build_message("no-reply@localhost", &m, &[]).is_ok());
     }
 
     #[test]
     fn messages_carry_the_stored_id_and_reject_bad_recipients() {
-        let m = build_message("ouvrage <no-reply@localhost>", &mail("jean@exemple.fr", None)).unwrap();
+        let m = build_message("ouvrage <no-reply@localhost>", &mail("jean@exemple.fr", None), &[]).unwrap();
         let text = String::from_utf8(m.formatted()).unwrap();
         assert!(text.contains("Message-ID: <abc@ouvrage>"), "{text}");
         assert!(text.contains("To: jean@exemple.fr"));
         assert!(text.contains("Date: Wed, 01 Jul 2026 12:00:00"), "{text}");
         assert!(!text.contains("\r\nBcc:"), "a subject cannot inject headers: {text}");
 
-        let m = build_message("no-reply@localhost", &mail("jean@exemple.fr", Some("<p>Bonjour</p>"))).unwrap();
+        let m = build_message("no-reply@localhost", &mail("jean@exemple.fr", Some("<p>Bonjour</p>")), &[]).unwrap();
         let text = String::from_utf8(m.formatted()).unwrap();
         assert!(text.contains("multipart/alternative") && text.contains("text/html"));
 
-        let err = build_message("no-reply@localhost", &mail("pas-une-adresse", None)).unwrap_err();
+        let err = build_message("no-reply@localhost", &mail("pas-une-adresse", None), &[]).unwrap_err();
         assert!(matches!(err, Failure::Permanent(ref m) if m.contains("pas-une-adresse")), "{err:?}");
-        let err = build_message("n'importe quoi", &mail("jean@exemple.fr", None)).unwrap_err();
+        let err = build_message("n'importe quoi", &mail("jean@exemple.fr", None), &[]).unwrap_err();
         assert!(matches!(err, Failure::Temporary(_)));
+    }
+
+    #[test]
+    fn attachments_make_a_mixed_message() {
+        let pdf = MailAttachment {
+            name: "Facture F2026-0042.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: bytes::Bytes::from_static(b"%PDF-1.4\n%%EOF\n"),
+        };
+        let m = build_message("no-reply@localhost", &mail("jean@exemple.fr", None), &[pdf]).unwrap();
+        let text = String::from_utf8(m.formatted()).unwrap();
+        assert!(text.contains("Content-Type: multipart/mixed"), "{text}");
+        assert!(text.contains("Content-Type: text/plain"), "{text}");
+        assert!(text.contains("Content-Type: application/pdf"), "{text}");
+        assert!(text.contains("Content-Disposition: attachment; filename=\"Facture F2026-0042.pdf\""), "{text}");
     }
 
     #[tokio::test]
     async fn eml_files_appear_whole() {
         let dir = tempfile::tempdir().unwrap();
         let t = Transport::Files { dir: dir.path().join("mail") };
-        t.deliver("no-reply@localhost", &mail("jean@exemple.fr", None)).await.unwrap();
+        t.deliver("no-reply@localhost", &mail("jean@exemple.fr", None), &[]).await.unwrap();
         let names: Vec<String> = std::fs::read_dir(dir.path().join("mail"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

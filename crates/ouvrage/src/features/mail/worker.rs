@@ -81,7 +81,10 @@ pub async fn drain_once(
             }
             break;
         }
-        let outcome = transport.deliver(&state.config.mail_from, mail).await;
+        let outcome = match super::attachments::load(state, mail).await {
+            Ok(attachments) => transport.deliver(&state.config.mail_from, mail, &attachments).await,
+            Err(failure) => Err(failure),
+        };
         record_outcome(&state.db, mail, outcome).await?;
     }
     Ok(claimed)
@@ -104,7 +107,8 @@ pub async fn claim(db: &Db, limit: i64) -> Result<Vec<QueuedMail>, sqlx::Error> 
            SELECT id FROM outbox
            WHERE (status = 'pending' OR (status = 'sending' AND locked_until < $2)) AND next_attempt_at <= $2
            ORDER BY id LIMIT $3{lock})
-         RETURNING id, message_id, to_addr, subject, body_text, body_html, attempts, created_at, extra_headers"
+         RETURNING id, message_id, to_addr, subject, body_text, body_html, attempts, created_at, extra_headers,
+                   tenant_id, attachment_file_ids"
     );
     let mut tx = db.begin().await?;
     let mut rows: Vec<QueuedMail> = on_tx!(&mut tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -461,20 +461,38 @@ async fn espace_create(
         return Ok((status, render(&page)?).into_response());
     };
     let stored = store_files(&state, checked).await?;
-    let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let site_id = site.as_ref().map(|s| s.id.0);
-    let id = store::create_thread(&mut tx, actor.tenant_id, client, site_id, &subject, actor.user_id, now).await?;
-    let message = store::add_message(&mut tx, actor.tenant_id, id, actor.user_id, false, &body, now).await?;
+    let site = site.map(|s| (s.id.0, s.name));
+    let (id, message) = open_thread(&mut tx, &actor, client, site, &subject, &body, now_ms()).await?;
     attach_files(&mut tx, &actor, client, message, &stored).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/espace/messagerie/{id}?msg=envoye")).into_response())
+}
+
+/// Opens a thread of `client` (on `site`: its id and name) with a first message from the actor,
+/// in the caller's transaction, announced and audited as a thread opened from the extranet form
+/// is: other features (intervention requests) open their threads through it. Returns the
+/// thread's and the message's ids.
+pub async fn open_thread(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    client: ClientId,
+    site: Option<(i64, String)>,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> AppResult<(i64, i64)> {
+    let site_id = site.as_ref().map(|s| s.0);
+    let id = store::create_thread(tx, actor.tenant_id, client, site_id, subject, actor.user_id, now).await?;
+    let message = store::add_message(tx, actor.tenant_id, id, actor.user_id, actor.is_staff(), body, now).await?;
     let thread = ThreadRow {
         id,
         client_id: client,
-        client_code: client_code(&mut tx, &actor, client).await?,
+        client_code: client_code(tx, actor, client).await?,
         client_name: String::new(),
         site_id,
-        site_name: site.map(|s| s.name),
-        subject: subject.clone(),
+        site_name: site.map(|s| s.1),
+        subject: subject.to_string(),
         status: "open".into(),
         assigned_to: None,
         assigned_name: None,
@@ -482,11 +500,26 @@ async fn espace_create(
         last_message_at: now,
         unread: 0,
     };
-    announce(&mut tx, &actor, &thread, message).await?;
-    audit::record(&mut tx, &actor, "create", "thread", Some(id), &format!("Conversation « {subject} » ouverte"))
-        .await?;
-    tx.commit().await?;
-    Ok(Redirect::to(&format!("/espace/messagerie/{id}?msg=envoye")).into_response())
+    announce(tx, actor, &thread, message).await?;
+    audit::record(tx, actor, "create", "thread", Some(id), &format!("Conversation « {subject} » ouverte")).await?;
+    Ok((id, message))
+}
+
+/// Posts `body` in `thread` (found in the actor's scope) from the actor, in the caller's
+/// transaction, with the status change and the notifications of a reply typed on the thread
+/// page: the firm's message marks it answered and notifies the client's users. Returns the
+/// message's id.
+pub async fn post_message(
+    tx: &mut crate::db::Tx,
+    actor: &Actor,
+    thread: &ThreadRow,
+    body: &str,
+    now: i64,
+) -> AppResult<i64> {
+    let message =
+        store::add_message(tx, actor.tenant_id, thread.id, actor.user_id, actor.is_staff(), body, now).await?;
+    announce(tx, actor, thread, message).await?;
+    Ok(message)
 }
 
 async fn client_code(tx: &mut crate::db::Tx, actor: &Actor, client: ClientId) -> AppResult<String> {
@@ -528,6 +561,8 @@ struct ThreadPage {
     /// The assignee's id (0 for nobody), for the select.
     assigned_to: i64,
     status_code: String,
+    /// Back office: the intervention request that opened the thread (id, status label).
+    intervention_request: Option<(i64, &'static str)>,
     messages: Vec<MessageView>,
     can_manage: bool,
     staff: Vec<Choice>,
@@ -557,6 +592,13 @@ async fn thread_page(state: &AppState, ctx: Ctx, actor: &Actor, bo: bool, t: Thr
         client_id: t.client_id,
         assigned_to: t.assigned_to.map(|u| u.0).unwrap_or(0),
         status_code: t.status.clone(),
+        intervention_request: if bo {
+            crate::features::interventions::store::request_of_thread(&state.db, actor.tenant_id, t.id)
+                .await?
+                .map(|(id, status)| (id, crate::features::interventions::rules::request_status(&status).0))
+        } else {
+            None
+        },
         messages: messages
             .into_iter()
             .map(|m| MessageView {

@@ -86,6 +86,7 @@ pub struct Criteria {
     pub du: String,
     pub au: String,
     pub archived: bool,
+    pub incomplete: bool,
     pub residence: String,
     pub code: String,
     pub client: String,
@@ -213,6 +214,7 @@ pub async fn list(state: &AppState, ctx: Ctx, actor: &Actor, area: Area, q: List
             du: q.du.trim().into(),
             au: q.au.trim().into(),
             archived: q.archived(),
+            incomplete: q.incomplete(),
             residence: q.residence.trim().into(),
             code: q.code.trim().into(),
             client: q.client.trim().into(),
@@ -351,6 +353,8 @@ struct DetailPage {
     /// The green "Messagerie" button: the site's threads and how many are unread.
     messages_url: String,
     messages_unread: i64,
+    /// The site's interventions and pending requests, and the "Demander une intervention" link.
+    interventions: crate::features::interventions::site::SiteSection,
 }
 
 /// The site `raw_id` within the actor's scope, or 404.
@@ -416,6 +420,7 @@ pub async fn detail(
             Some(site.id.0),
         )
         .await?,
+        interventions: crate::features::interventions::site::section(state, actor, &site).await?,
     };
     Ok(render(&page)?.into_response())
 }

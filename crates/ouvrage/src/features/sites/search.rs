@@ -40,6 +40,9 @@ pub struct ListQuery {
     pub kind: String,
     #[serde(default)]
     pub archives: String,
+    /// "1": only sites with expected documents or data not yet validated.
+    #[serde(default)]
+    pub incomplet: String,
     /// Back office: a client id (chosen in a list)…
     #[serde(default)]
     pub client: String,
@@ -68,6 +71,10 @@ impl ListQuery {
 
     pub fn archived(&self) -> bool {
         self.archives == "1"
+    }
+
+    pub fn incomplete(&self) -> bool {
+        self.incomplet == "1"
     }
 
     pub fn kind(&self) -> &'static str {
@@ -126,6 +133,7 @@ impl ListQuery {
             phase: Some(self.phase()).filter(|k| !k.is_empty()),
             status: Some(self.status()).filter(|k| !k.is_empty()),
             archived: self.archived(),
+            incomplete: self.incomplete(),
             sort: self.sort(),
             desc: self.desc(),
         };
@@ -150,6 +158,7 @@ impl ListQuery {
             || !self.kind().is_empty()
             || !self.phase().is_empty()
             || !self.status().is_empty()
+            || self.incomplete()
     }
 
     /// The list at `path` with these criteria, sorted by `sort`, at `page`.
@@ -168,6 +177,7 @@ impl ListQuery {
                 ("statut", self.status()),
                 ("type", self.kind()),
                 ("archives", if self.archived() { "1" } else { "" }),
+                ("incomplet", if self.incomplete() { "1" } else { "" }),
                 ("client", self.client.trim()),
                 ("code", self.code.trim()),
                 ("residence", self.residence.trim()),

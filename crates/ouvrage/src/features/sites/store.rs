@@ -142,6 +142,8 @@ pub struct SiteFilter {
     pub status: Option<&'static str>,
     /// Archived sites instead of current ones.
     pub archived: bool,
+    /// Only sites with an expected document or piece of data not yet validated.
+    pub incomplete: bool,
     pub sort: SiteSort,
     pub desc: bool,
 }
@@ -247,6 +249,13 @@ fn conditions(scope: Scope, f: &SiteFilter) -> Conditions {
             let p = c.bind(Arg::Text(v.to_string()));
             c.push(format!("{col} = {p}"));
         }
+    }
+    if f.incomplete {
+        c.push(
+            "EXISTS (SELECT 1 FROM site_requirements r WHERE r.tenant_id = s.tenant_id AND r.site_id = s.id \
+             AND r.status <> 'validated')"
+                .into(),
+        );
     }
     c
 }

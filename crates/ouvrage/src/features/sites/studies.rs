@@ -617,22 +617,37 @@ pub async fn attach(
     .await?;
     let now = now_ms();
     let title = format!("Étude thermique ({})", study.format.label());
-    let document_id: i64 = on_tx!(tx, |c| {
-        sqlx::query_scalar(
-        "INSERT INTO documents (tenant_id, client_id, site_id, file_id, document_type, title, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+    // Filed like every document: each new study is the next version of the site's study.
+    let inserted = crate::features::documents::store::insert(
+        tx,
+        &crate::features::documents::store::NewDocument {
+            tenant_id: tenant,
+            client_id: client,
+            site_id: Some(site_id),
+            file_id,
+            document_type: DOCUMENT_TYPE,
+            title: &title,
+            created_by: who.user,
+            api_token_id: None,
+            published: crate::features::documents::store::Published::No,
+            twin_file_id: None,
+        },
     )
-    .bind(tenant)
-    .bind(client)
-    .bind(site_id)
-    .bind(file_id)
-    .bind(DOCUMENT_TYPE)
-    .bind(&title)
-    .bind(who.user)
-    .bind(now)
-    .fetch_one(c)
-    .await
-    })?;
+    .await?;
+    let document_id: i64 = inserted.id.0;
+    if let Target::Existing(site) = &target {
+        // The study answers the site's expected "étude thermique".
+        crate::features::documents::requirements::on_document_added(
+            tx,
+            tenant,
+            site,
+            DOCUMENT_TYPE,
+            inserted.id,
+            None,
+            who.user,
+        )
+        .await?;
+    }
     let (changes, moved) = match (&previous, &target) {
         (Some(prev), Target::Existing(site)) => {
             let changes = diff(prev, study);
