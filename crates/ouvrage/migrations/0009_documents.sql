@@ -47,8 +47,9 @@ UPDATE documents SET lineage_id = id WHERE lineage_id IS NULL;
 CREATE INDEX documents_site_current ON documents (tenant_id, site_id, is_current, document_type, name_key);
 CREATE INDEX documents_client_current ON documents (tenant_id, client_id, is_current, created_at);
 CREATE INDEX documents_lineage ON documents (tenant_id, lineage_id, version);
-CREATE INDEX documents_published ON documents (tenant_id, client_id, published_as, published_at)
-    WHERE published_as <> '';
+CREATE INDEX documents_published ON documents (tenant_id, client_id, published_as, published_at);
+-- The dashboard's "nouveaux rapports / nouvelles factures", answered from the index alone.
+CREATE INDEX documents_unseen ON documents (tenant_id, client_id, published_as, is_current, first_seen_at);
 
 -- The firm's services (prestations: test d'étanchéité à l'air, entretien VMC…), which the
 -- expected documents and, later, intervention requests refer to.
@@ -118,8 +119,55 @@ CREATE INDEX site_requirements_site ON site_requirements (tenant_id, site_id, st
 -- Dashboards: a company's sites with something still missing, the firm's requirements to validate.
 CREATE INDEX site_requirements_client ON site_requirements (tenant_id, client_id, status, site_id);
 CREATE INDEX site_requirements_tenant ON site_requirements (tenant_id, status);
--- The client dashboard's tiles count a company's sites by phase and status.
-CREATE INDEX sites_client_phase ON sites (tenant_id, client_id, archived, phase, status);
+-- How many of a site's requirements wait for the client (missing, or refused and to send
+-- again): kept by the triggers below whoever writes site_requirements, so the dashboards and
+-- Mes chantiers' "incomplets" filter count sites from an index instead of probing every
+-- site's requirements on every page.
+ALTER TABLE sites ADD COLUMN requirements_missing BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX sites_client_phase ON sites (tenant_id, client_id, archived, phase, status, requirements_missing);
+CREATE INDEX sites_tenant_missing ON sites (tenant_id, archived, status, requirements_missing);
+-- sqlite:begin
+CREATE TRIGGER site_requirements_missing_insert AFTER INSERT ON site_requirements
+BEGIN
+  UPDATE sites SET requirements_missing = (SELECT COUNT(*) FROM site_requirements r
+    WHERE r.tenant_id = NEW.tenant_id AND r.site_id = NEW.site_id
+      AND r.status IN ('missing', 'refused')) WHERE id = NEW.site_id;
+END;
+CREATE TRIGGER site_requirements_missing_update AFTER UPDATE OF status, site_id ON site_requirements
+BEGIN
+  UPDATE sites SET requirements_missing = (SELECT COUNT(*) FROM site_requirements r
+    WHERE r.tenant_id = OLD.tenant_id AND r.site_id = OLD.site_id
+      AND r.status IN ('missing', 'refused')) WHERE id = OLD.site_id;
+  UPDATE sites SET requirements_missing = (SELECT COUNT(*) FROM site_requirements r
+    WHERE r.tenant_id = NEW.tenant_id AND r.site_id = NEW.site_id
+      AND r.status IN ('missing', 'refused')) WHERE id = NEW.site_id;
+END;
+CREATE TRIGGER site_requirements_missing_delete AFTER DELETE ON site_requirements
+BEGIN
+  UPDATE sites SET requirements_missing = (SELECT COUNT(*) FROM site_requirements r
+    WHERE r.tenant_id = OLD.tenant_id AND r.site_id = OLD.site_id
+      AND r.status IN ('missing', 'refused')) WHERE id = OLD.site_id;
+END;
+-- sqlite:end
+-- postgres:begin
+CREATE FUNCTION site_requirements_missing() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    UPDATE sites SET requirements_missing = (SELECT COUNT(*) FROM site_requirements r
+      WHERE r.tenant_id = OLD.tenant_id AND r.site_id = OLD.site_id
+      AND r.status IN ('missing', 'refused')) WHERE id = OLD.site_id;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    UPDATE sites SET requirements_missing = (SELECT COUNT(*) FROM site_requirements r
+      WHERE r.tenant_id = NEW.tenant_id AND r.site_id = NEW.site_id
+      AND r.status IN ('missing', 'refused')) WHERE id = NEW.site_id;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER site_requirements_missing AFTER INSERT OR UPDATE OR DELETE ON site_requirements
+FOR EACH ROW EXECUTE FUNCTION site_requirements_missing();
+-- postgres:end
 
 -- The firm's signing certificate (one active per tenant): generated at set-up, or a PKCS#12 the
 -- admin uploaded. `pem` holds the certificate chain and the private key.

@@ -170,15 +170,14 @@ async fn uploads_survive_sigkill_at_random_moments() {
             let problems = check_invariants(&db, &store, &env, &list).await;
             panic!("after restart {round}: {problems:?}");
         }
-        let site: i64 =
-            on_db!(&db, |p| {
-                sqlx::query_scalar(
+        let site: i64 = on_db!(&db, |p| {
+            sqlx::query_scalar(
             "SELECT s.id FROM sites s JOIN clients c ON c.id = s.client_id WHERE c.code = 'C001' ORDER BY s.id LIMIT 1"
         )
         .fetch_one(p)
         .await
-            })
-            .unwrap();
+        })
+        .unwrap();
         db.close().await;
 
         let mut writers = Vec::new();

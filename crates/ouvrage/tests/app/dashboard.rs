@@ -154,15 +154,22 @@ async fn each_client_tile_counts_what_its_link_lists() {
     let p2 = site(db, &f, "Planifié Refusé", "handover", "scheduled", false).await;
     let p3 = site(db, &f, "Planifié Complet", "handover", "scheduled", false).await;
     site(db, &f, "Planifié Sans Attente", "handover", "scheduled", false).await;
-    let d1 = site(db, &f, "Réalisé Reçu", "handover", "done", false).await;
+    let d1 = site(db, &f, "Réalisé Manquant", "handover", "done", false).await;
     let d2 = site(db, &f, "Réalisé Complet", "handover", "done", false).await;
+    let d3 = site(db, &f, "Réalisé Reçu", "handover", "done", false).await;
     requirement(db, &f, p1, "missing").await;
     requirement(db, &f, p1, "missing").await;
     requirement(db, &f, p1, "validated").await;
     requirement(db, &f, p2, "refused").await;
     requirement(db, &f, p3, "validated").await;
-    requirement(db, &f, d1, "received").await;
+    requirement(db, &f, d1, "missing").await;
     requirement(db, &f, d2, "validated").await;
+    // Sent by the client, waiting for the firm: nothing more for the client to send.
+    requirement(db, &f, d3, "received").await;
+    // A refusal then a new upload: counted while refused, not after.
+    requirement(db, &f, d2, "refused").await;
+    exec(db, format!("UPDATE site_requirements SET status = 'received' WHERE site_id = {d2} AND status = 'refused'"))
+        .await;
     let pv = document(db, &f, p1, "PV à signer", "", false).await;
     signature(db, &f, p1, pv, "Signature Commune", None, "pending").await;
     signature(db, &f, p1, pv, "Signature Personnelle", Some(f.user), "pending").await;
@@ -196,11 +203,11 @@ async fn each_client_tile_counts_what_its_link_lists() {
             &["Planifié Manquant", "Planifié Refusé"],
             &["Planifié Complet", "Planifié Sans Attente", "Réalisé Reçu"],
         ),
-        ("tile-done-incomplete", &["Réalisé Reçu"], &["Réalisé Complet", "Planifié Manquant"]),
+        ("tile-done-incomplete", &["Réalisé Manquant"], &["Réalisé Complet", "Réalisé Reçu", "Planifié Manquant"]),
         (
             "tile-expected",
-            &["Planifié Manquant", "Planifié Refusé", "Réalisé Reçu"],
-            &["Planifié Complet", "Travaux Un"],
+            &["Planifié Manquant", "Planifié Refusé", "Réalisé Manquant"],
+            &["Planifié Complet", "Travaux Un", "Réalisé Reçu"],
         ),
         ("tile-reports", &["Rapport Nouveau A", "Rapport Nouveau B"], &["Rapport Déjà Lu", "Facture Nouvelle"]),
         ("tile-invoices", &["Facture Nouvelle"], &["Rapport Nouveau A"]),
@@ -245,6 +252,7 @@ async fn the_firm_dashboard_counts_what_waits_for_it() {
     let s = site(db, &f, "Chantier Attente", "handover", "scheduled", false).await;
     requirement(db, &f, s, "received").await;
     requirement(db, &f, s, "received").await;
+    requirement(db, &f, s, "missing").await;
     let pv = document(db, &f, s, "PV", "", false).await;
     signature(db, &f, s, pv, "Signature En Attente", None, "pending").await;
     exec(

@@ -668,9 +668,8 @@ async fn insert_intervention(db: &Db, tenant: i64, client: i64, site: i64, threa
     .fetch_one(p)
     .await)
     .unwrap();
-    let intervention =
-        on_db!(db, |p| {
-            sqlx::query_scalar::<_, i64>(
+    let intervention = on_db!(db, |p| {
+        sqlx::query_scalar::<_, i64>(
         "INSERT INTO interventions (tenant_id, client_id, site_id, service_id, status, day, window_start, window_end,
                                     created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'planned', '2031-01-20', '08:00', '10:00', 0, 0) RETURNING id"
@@ -681,8 +680,8 @@ async fn insert_intervention(db: &Db, tenant: i64, client: i64, site: i64, threa
     .bind(service)
     .fetch_one(p)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     (ireq, intervention)
 }
 

@@ -91,9 +91,8 @@ pub async fn insert(tx: &mut Tx, new: &NewDocument<'_>) -> Result<Inserted, sqlx
     let lineage = previous.map(|(old, lineage, _)| lineage.unwrap_or(old.0));
     let now = now_ms();
     let published_at = (new.published != Published::No).then_some(now);
-    let id: DocumentId =
-        on_tx!(tx, |c| {
-            sqlx::query_scalar(
+    let id: DocumentId = on_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO documents (tenant_id, client_id, site_id, file_id, document_type, title, created_by, created_at,
                                 lineage_id, version, is_current, name_key, published_as, published_at, twin_file_id,
                                 api_token_id)
@@ -116,7 +115,7 @@ pub async fn insert(tx: &mut Tx, new: &NewDocument<'_>) -> Result<Inserted, sqlx
     .bind(new.api_token_id)
     .fetch_one(c)
     .await
-        })?;
+    })?;
     if lineage.is_none() {
         exec_tx!(tx, |c| sqlx::query("UPDATE documents SET lineage_id = id WHERE id = $1").bind(id).execute(c).await)?;
     }

@@ -7,9 +7,9 @@ use crate::db::Db;
 use crate::domain::{ClientId, TenantId, UserId};
 use crate::on_db;
 
-/// A site still waiting for an expected document or piece of data (not yet validated).
-const INCOMPLETE: &str = "EXISTS (SELECT 1 FROM site_requirements r
-    WHERE r.tenant_id = s.tenant_id AND r.site_id = s.id AND r.status <> 'validated')";
+/// A site still waiting for an expected document or piece of data from the client (missing,
+/// or refused and to send again): a counter the database keeps (migration 0009).
+const INCOMPLETE: &str = "s.requirements_missing > 0";
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ClientCounts {
@@ -19,7 +19,8 @@ pub struct ClientCounts {
     pub planned_incomplete: i64,
     /// PHASE RÉCEPTION – réalisés incomplets: handover phase, done, something missing.
     pub done_incomplete: i64,
-    /// Expected documents and data not sent yet (missing, or refused and to send again).
+    /// Chantiers with expected documents or data not sent yet (missing, or refused and to
+    /// send again).
     pub expected: i64,
     /// Justificatifs waiting for a signature this user may give (the company's, or theirs).
     pub to_sign: i64,
@@ -43,9 +44,8 @@ pub async fn client_counts(
               AND s.phase = 'handover' AND s.status = 'scheduled' AND {INCOMPLETE}) AS planned_incomplete,
            (SELECT COUNT(*) FROM sites s WHERE s.tenant_id = $1 AND s.client_id = $2 AND s.archived = FALSE
               AND s.phase = 'handover' AND s.status = 'done' AND {INCOMPLETE}) AS done_incomplete,
-           (SELECT COUNT(*) FROM site_requirements r JOIN sites s ON s.id = r.site_id AND s.tenant_id = r.tenant_id
-              WHERE r.tenant_id = $1 AND r.client_id = $2 AND r.status IN ('missing', 'refused')
-                AND s.archived = FALSE) AS expected,
+           (SELECT COUNT(*) FROM sites s WHERE s.tenant_id = $1 AND s.client_id = $2 AND s.archived = FALSE
+              AND {INCOMPLETE}) AS expected,
            (SELECT COUNT(*) FROM signature_requests g WHERE g.tenant_id = $1 AND g.client_id = $2
               AND g.status = 'pending' AND (g.signer_user_id IS NULL OR g.signer_user_id = $3)) AS to_sign,
            (SELECT COUNT(*) FROM documents d WHERE d.tenant_id = $1 AND d.client_id = $2 AND d.published_as = 'report'
@@ -72,7 +72,7 @@ pub struct FirmCounts {
     pub unanswered: i64,
     /// Justificatifs sent for signature and not signed yet.
     pub awaiting_signature: i64,
-    /// Chantiers planned whose expected documents are not all validated.
+    /// Chantiers planned whose client still has documents or data to send.
     pub planned_incomplete: i64,
 }
 

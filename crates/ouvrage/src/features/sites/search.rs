@@ -40,7 +40,7 @@ pub struct ListQuery {
     pub kind: String,
     #[serde(default)]
     pub archives: String,
-    /// "1": only sites with expected documents or data not yet validated.
+    /// "1": only sites whose client still has expected documents or data to send.
     #[serde(default)]
     pub incomplet: String,
     /// Back office: a client id (chosen in a list)…

@@ -142,7 +142,7 @@ pub struct SiteFilter {
     pub status: Option<&'static str>,
     /// Archived sites instead of current ones.
     pub archived: bool,
-    /// Only sites with an expected document or piece of data not yet validated.
+    /// Only sites whose client still has expected documents or data to send.
     pub incomplete: bool,
     pub sort: SiteSort,
     pub desc: bool,
@@ -251,11 +251,8 @@ fn conditions(scope: Scope, f: &SiteFilter) -> Conditions {
         }
     }
     if f.incomplete {
-        c.push(
-            "EXISTS (SELECT 1 FROM site_requirements r WHERE r.tenant_id = s.tenant_id AND r.site_id = s.id \
-             AND r.status <> 'validated')"
-                .into(),
-        );
+        // Kept by triggers on site_requirements (migration 0009).
+        c.push("s.requirements_missing > 0".into());
     }
     c
 }
