@@ -27,7 +27,7 @@ use crate::features::sites::model::{self, OperationType, Phase, SiteData, SiteFo
 use crate::features::sites::store;
 use crate::features::sites::studies::{self as site_studies, Importer, Source, Target};
 use crate::features::users::account::{NewUser, create_user};
-use crate::{on_db, on_tx};
+use crate::{exec_tx, on_db, on_tx};
 use studies::{COMMUNES, Dice, FAMILIES, FIRST_MEN, FIRST_WOMEN, RESIDENCES, Regulation, StudySpec};
 
 pub const DEMO_PASSWORD: &str = "demo-ouvrage";
@@ -320,6 +320,96 @@ async fn load(
     audit::record(tx, who(), "create", "site", None, &format!("{sites} chantiers et sites de démonstration créés"))
         .await?;
     load_interventions(tx, tenant, today).await?;
+    load_requirements(tx, tenant).await?;
+    Ok(())
+}
+
+/// The firm's first service applied to four of C001's chantiers in the handover phase, with
+/// some of its expected documents and data still missing, so that the dashboards and the
+/// "incomplets" filter have something to show.
+async fn load_requirements(tx: &mut Tx, tenant: TenantId) -> anyhow::Result<()> {
+    let now = now_ms();
+    let service: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM services WHERE tenant_id = $1 AND archived = FALSE ORDER BY position, id LIMIT 1"
+    )
+    .bind(tenant)
+    .fetch_optional(c)
+    .await)?;
+    let Some(service) = service else { return Ok(()) };
+    let templates: Vec<(i64, String, String, String, String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, label, kind, document_type, stage, hint FROM requirement_templates
+         WHERE tenant_id = $1 AND service_id = $2 AND archived = FALSE ORDER BY position, id"
+    )
+    .bind(tenant)
+    .bind(service)
+    .fetch_all(c)
+    .await)?;
+    let sites: Vec<(i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT s.id, s.client_id FROM sites s JOIN clients c ON c.id = s.client_id
+         WHERE s.tenant_id = $1 AND c.code = 'C001' AND s.phase = 'handover' AND s.archived = FALSE
+           AND s.kind = 'construction'
+         ORDER BY s.id DESC LIMIT 4"
+    )
+    .bind(tenant)
+    .fetch_all(c)
+    .await)?;
+    for (k, (site, client)) in sites.into_iter().enumerate() {
+        let site_service: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+            "INSERT INTO site_services (tenant_id, client_id, site_id, service_id, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id"
+        )
+        .bind(tenant)
+        .bind(client)
+        .bind(site)
+        .bind(service)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+        for (n, (template, label, kind, document_type, stage, hint)) in templates.iter().enumerate() {
+            // The thermal study is already there; the first two sites still miss other items.
+            let study: Option<i64> = if document_type == "thermal_study" {
+                on_tx!(tx, |c| sqlx::query_scalar(
+                    "SELECT id FROM documents WHERE tenant_id = $1 AND site_id = $2 AND document_type = 'thermal_study'
+                       AND is_current = TRUE ORDER BY id DESC LIMIT 1"
+                )
+                .bind(tenant)
+                .bind(site)
+                .fetch_optional(c)
+                .await)?
+            } else {
+                None
+            };
+            let status = if study.is_some() {
+                "validated"
+            } else if k < 2 && n % 2 == 1 {
+                "missing"
+            } else {
+                "validated"
+            };
+            exec_tx!(tx, |c| {
+                sqlx::query(
+                "INSERT INTO site_requirements (tenant_id, client_id, site_id, site_service_id, template_id, label, kind,
+                                                document_type, stage, hint, status, document_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"
+            )
+            .bind(tenant)
+            .bind(client)
+            .bind(site)
+            .bind(site_service)
+            .bind(template)
+            .bind(label)
+            .bind(kind)
+            .bind(document_type)
+            .bind(stage)
+            .bind(hint)
+            .bind(status)
+            .bind(study)
+            .bind(now)
+            .execute(c)
+            .await
+            })?;
+        }
+    }
     Ok(())
 }
 

@@ -255,12 +255,22 @@ async fn the_firm_dashboard_counts_what_waits_for_it() {
     requirement(db, &f, s, "missing").await;
     let pv = document(db, &f, s, "PV", "", false).await;
     signature(db, &f, s, pv, "Signature En Attente", None, "pending").await;
-    exec(
+    let thread = id(
         db,
         format!(
             "INSERT INTO threads (tenant_id, client_id, site_id, subject, status, created_at, last_message_at)
-             VALUES ({}, {}, {s}, 'Question', 'open', 0, 0)",
+             VALUES ({}, {}, {s}, 'Demande d''intervention', 'open', 0, 0) RETURNING id",
             f.tenant, f.client
+        ),
+    )
+    .await;
+    exec(
+        db,
+        format!(
+            "INSERT INTO intervention_requests (tenant_id, client_id, site_id, service_id, preferred_day_1, thread_id,
+                                                status, created_at, updated_at)
+             SELECT {}, {}, {s}, MIN(id), '2031-01-15', {thread}, 'pending', 0, 0 FROM services WHERE tenant_id = {}",
+            f.tenant, f.client, f.tenant
         ),
     )
     .await;
@@ -271,11 +281,15 @@ async fn the_firm_dashboard_counts_what_waits_for_it() {
         ("tile-unanswered", 1),
         ("tile-planned-incomplete", 1),
         ("tile-requests", 0),
+        ("tile-intervention-requests", 1),
     ] {
         assert_eq!(count_of(&after, tile) - count_of(&before, tile), delta, "{tile}");
     }
     let (status, list) = office.get_text(&href_of(&after, "tile-planned-incomplete")).await;
     assert_eq!(status, 200);
     assert!(list.contains("Chantier Attente"));
+    let (status, list) = office.get_text(&href_of(&after, "tile-intervention-requests")).await;
+    assert_eq!(status, 200);
+    assert!(list.contains("Chantier Attente"), "the pending request is listed");
     app.stop().await;
 }

@@ -133,6 +133,9 @@ async fn a_service_added_to_a_site_lists_its_requirements_and_an_upload_of_the_r
     let re2020 = service_id(&app.db, "air_tightness_re2020").await;
     let staff = app.login("bureau@demo.test").await;
 
+    // The demo firm already expects documents on a few other chantiers.
+    let base_services = count(&app.db, "SELECT COUNT(*) FROM site_services").await;
+    let base_requirements = count(&app.db, "SELECT COUNT(*) FROM site_requirements").await;
     let (_, before) = staff.get_text(&docs(true, site)).await;
     assert!(before.contains("Données et documents attendus"));
     assert!(before.contains("Aucune prestation n'attend de document"));
@@ -156,8 +159,8 @@ async fn a_service_added_to_a_site_lists_its_requirements_and_an_upload_of_the_r
     assert_eq!(again.status(), 422);
     let body = again.text().await.unwrap();
     assert!(body.contains("est déjà ajoutée à ce chantier"), "{body}");
-    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM site_services").await, 1);
-    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM site_requirements").await, 8);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM site_services").await, base_services + 1);
+    assert_eq!(count(&app.db, "SELECT COUNT(*) FROM site_requirements").await, base_requirements + 8);
 
     // The client's users see the same list, are told, and get an upload form per missing document.
     let client = app.login("client@demo.test").await;
@@ -216,6 +219,10 @@ async fn when_every_requirement_is_validated_the_site_is_complete() {
     let t = tenant(&app.db).await;
     let c001 = client_id(&app.db, "C001").await;
     let site = site_of(&app.db, "C001").await;
+    // The demo firm already expects documents on a few other chantiers of C001.
+    let baseline = requirements::incomplete_sites_by_status(&app.db, t, ClientId(c001)).await.unwrap();
+    let baseline_of = |status: &str| baseline.iter().find(|(s, _)| s == status).map(|(_, n)| *n).unwrap_or(0);
+    let baseline_sum: i64 = baseline.iter().map(|(_, n)| n).sum();
     let admin = app.login("admin@demo.test").await;
     let settings = "/bo/parametres/prestations";
     let resp = admin.submit(settings, settings, &[("libelle", "Mesure acoustique")]).await;
@@ -245,7 +252,7 @@ async fn when_every_requirement_is_validated_the_site_is_complete() {
             .iter()
             .map(|(_, n)| n)
             .sum::<i64>(),
-        0
+        baseline_sum
     );
 
     assert_eq!(add_service(&admin, site, service).await.status(), 303);
@@ -257,8 +264,12 @@ async fn when_every_requirement_is_validated_the_site_is_complete() {
         on_db!(&app.db, |p| sqlx::query_scalar("SELECT status FROM sites WHERE id = $1").bind(site).fetch_one(p).await)
             .unwrap();
     let by_status = requirements::incomplete_sites_by_status(&app.db, t, ClientId(c001)).await.unwrap();
-    assert_eq!(by_status.iter().find(|(s, _)| *s == site_status).map(|(_, n)| *n), Some(1), "{by_status:?}");
-    assert_eq!(by_status.iter().map(|(_, n)| n).sum::<i64>(), 1);
+    assert_eq!(
+        by_status.iter().find(|(s, _)| *s == site_status).map(|(_, n)| *n),
+        Some(baseline_of(&site_status) + 1),
+        "{by_status:?}"
+    );
+    assert_eq!(by_status.iter().map(|(_, n)| n).sum::<i64>(), baseline_sum + 1);
     assert_eq!(by_status.len(), 4, "every site status is listed");
 
     // The client deposits a plan through the page's form (no requirement named: its type is
@@ -307,7 +318,7 @@ async fn when_every_requirement_is_validated_the_site_is_complete() {
             .iter()
             .map(|(_, n)| n)
             .sum::<i64>(),
-        0
+        baseline_sum
     );
     let (_, espace) = client.get_text(&docs(false, site)).await;
     assert!(espace.contains("id=\"requirements-complete\"") && espace.contains(">Complet<"));

@@ -66,6 +66,8 @@ pub async fn client_counts(
 pub struct FirmCounts {
     /// Contact and credential requests waiting for an answer.
     pub requests: i64,
+    /// Intervention requests not answered yet.
+    pub intervention_requests: i64,
     /// Documents and data received from clients, to validate or refuse.
     pub to_validate: i64,
     /// Conversations whose last message is the client's (open).
@@ -81,6 +83,8 @@ pub async fn firm_counts(db: &Db, tenant: TenantId) -> Result<FirmCounts, sqlx::
         "SELECT
            (SELECT COUNT(*) FROM contact_requests WHERE tenant_id = $1 AND status = 'pending')
              + (SELECT COUNT(*) FROM credential_requests WHERE tenant_id = $1 AND status = 'pending') AS requests,
+           (SELECT COUNT(*) FROM intervention_requests WHERE tenant_id = $1 AND status = 'pending')
+             AS intervention_requests,
            (SELECT COUNT(*) FROM site_requirements WHERE tenant_id = $1 AND status = 'received') AS to_validate,
            (SELECT COUNT(*) FROM threads WHERE tenant_id = $1 AND status = 'open') AS unanswered,
            (SELECT COUNT(*) FROM signature_requests WHERE tenant_id = $1 AND status = 'pending') AS awaiting_signature,
