@@ -675,19 +675,18 @@ async fn the_admin_installs_a_pkcs12_certificate_which_then_seals_signatures() {
     let office = app.login("bureau@demo.test").await;
     assert_eq!(office.get("/bo/parametres/signature").await.status(), 403, "admin only");
 
-    // Before any signature: no certificate yet, one is generated on first need.
-    let (s, page) = admin.get_text("/bo/parametres/signature").await;
-    assert_eq!(s, 200);
-    assert!(page.contains("id=\"no-certificate\""), "{page}");
-    let id = new_request(&app, "Première signature", None).await;
-    let client = app.login("client.admin@demo.test").await;
-    assert_eq!(sign(&client, id, &drawn_signature(), true).await.status(), 303);
+    // The firm's certificate was generated when the firm was set up: shown before any signature.
     let generated: (String, String) =
         on_db!(&app.db, |p| sqlx::query_as("SELECT subject, source FROM signing_identities WHERE active = TRUE")
             .fetch_one(p)
             .await)
         .unwrap();
     assert_eq!(generated.1, "generated");
+    assert!(generated.0.contains("Mesures & Contrôles Atlantique"), "{}", generated.0);
+    let id = new_request(&app, "Première signature", None).await;
+    let client = app.login("client.admin@demo.test").await;
+    assert_eq!(sign(&client, id, &drawn_signature(), true).await.status(), 303);
+    assert_eq!(scalar_i64(&app.db, "SELECT COUNT(*) FROM signing_identities").await, 1, "the first signature used it");
     let (_, page) = admin.get_text("/bo/parametres/signature").await;
     assert!(page.contains(&html(&generated.0)) && page.contains("Généré automatiquement"), "{page}");
     assert!(!page.contains("PRIVATE KEY"), "the key is never shown");

@@ -67,7 +67,8 @@ pub async fn exists(tx: &mut Tx, tenant: TenantId, code: &str) -> Result<bool, s
     Ok(found.is_some())
 }
 
-/// Gives a new firm the trade's document types, services and expected documents. Idempotent.
+/// Gives a new firm the trade's document types, services and expected documents, and its
+/// signing certificate. Idempotent.
 pub async fn seed_tenant(tx: &mut Tx, tenant: TenantId) -> Result<(), sqlx::Error> {
     for (position, (code, label)) in DEFAULTS.iter().enumerate() {
         exec_tx!(tx, |c| sqlx::query(
@@ -81,7 +82,8 @@ pub async fn seed_tenant(tx: &mut Tx, tenant: TenantId) -> Result<(), sqlx::Erro
         .execute(c)
         .await)?;
     }
-    super::requirements::seed_defaults(tx, tenant).await
+    super::requirements::seed_defaults(tx, tenant).await?;
+    super::signatures::identity::generate_at_setup(tx, tenant).await
 }
 
 /// The migration's step: the firms that existed before documents were typed get the defaults.

@@ -75,6 +75,34 @@ pub async fn active(state: &AppState, tenant: TenantId, by: AuditActor) -> AppRe
     load_active(state, tenant).await?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no active signing identity")))
 }
 
+/// Gives a new firm its signing certificate (ECDSA, in its legal name) when it has none: run
+/// when the firm is set up, so the admin sees it before the first signature.
+pub async fn generate_at_setup(tx: &mut crate::db::Tx, tenant: TenantId) -> Result<(), sqlx::Error> {
+    let existing: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM signing_identities WHERE tenant_id = $1 AND active = TRUE LIMIT 1"
+    )
+    .bind(tenant)
+    .fetch_optional(c)
+    .await)?;
+    if existing.is_some() {
+        return Ok(());
+    }
+    let legal_name: String = on_tx!(tx, |c| sqlx::query_scalar("SELECT legal_name FROM tenants WHERE id = $1")
+        .bind(tenant)
+        .fetch_one(c)
+        .await)?;
+    let name: String = legal_name.trim().chars().take(64).collect();
+    let name = if name.is_empty() { "ouvrage".to_string() } else { name };
+    match SigningIdentity::generate(&name, &name) {
+        Ok(generated) => {
+            insert(tx, tenant, &generated, "generated", None).await?;
+        }
+        // Not fatal to the set-up: the first signature generates it (see `active`).
+        Err(e) => tracing::error!(error = %e, "signing certificate generation failed at set-up"),
+    }
+    Ok(())
+}
+
 async fn load_active(state: &AppState, tenant: TenantId) -> AppResult<Option<ActiveIdentity>> {
     let row: Option<StoredIdentity> = on_db!(&state.db, |p| sqlx::query_as(
         "SELECT id, subject, fingerprint, pem FROM signing_identities
