@@ -27,6 +27,7 @@ use super::schema::DocumentOut;
 use super::studies::{is_multipart, multipart_problem, read_capped, too_large};
 use crate::app::AppState;
 use crate::domain::{DocumentId, Permission, Permissions, Role, UserId};
+use crate::features::clients::ui::positive_id;
 use crate::features::documents::store::{self, DocumentFilter, DocumentRow, DocumentSort, Published};
 use crate::features::documents::types;
 use crate::features::documents::upload::{self as deposits, Deposit, DepositError, Depositor};
@@ -69,13 +70,9 @@ fn document_not_found() -> Problem {
     Problem::not_found("Ce document est introuvable pour ce client.")
 }
 
-fn parse_id(raw: &str) -> Option<i64> {
-    raw.trim().parse::<i64>().ok().filter(|v| *v > 0)
-}
-
 /// The site of the path, if it is the token's client's.
 async fn site_of(state: &AppState, actor: &ApiActor, raw: &str) -> Result<sites::SiteRow, Problem> {
-    let id = parse_id(raw).ok_or_else(site_not_found)?;
+    let id = positive_id(raw).ok_or_else(site_not_found)?;
     sites::site(&state.db, actor.scope(), id).await.map_err(|e| Problem::internal(&e))?.ok_or_else(site_not_found)
 }
 
@@ -453,7 +450,7 @@ pub async fn list(
 }
 
 async fn visible(state: &AppState, actor: &ApiActor, raw: &str) -> Result<DocumentRow, Problem> {
-    let id = parse_id(raw).ok_or_else(document_not_found)?;
+    let id = positive_id(raw).ok_or_else(document_not_found)?;
     store::find_visible(&state.db, &reader(actor), DocumentId(id))
         .await
         .map_err(|e| Problem::internal(&e))?

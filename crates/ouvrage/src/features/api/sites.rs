@@ -14,6 +14,7 @@ use super::schema::{SiteDetail, SiteList, SiteOut, StudyVersionOut};
 use crate::app::AppState;
 use crate::domain::text::search_key;
 use crate::domain::{ContactId, SiteId};
+use crate::features::clients::ui::positive_id;
 use crate::features::sites::model::{Phase, SiteKind, SiteStatus};
 use crate::features::sites::store::{self, SiteFilter, SiteSort};
 use crate::features::sites::studies;
@@ -293,7 +294,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<SiteDetail>, Problem> {
     let not_found = || Problem::not_found("Ce chantier est introuvable pour ce client.");
-    let id = id.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(not_found)?;
+    let id = positive_id(&id).ok_or_else(not_found)?;
     let scope = actor.scope();
     let site = store::site(&state.db, scope, id).await.map_err(|e| Problem::internal(&e))?.ok_or_else(not_found)?;
     let versions = studies::versions(&state.db, scope, SiteId(id)).await.map_err(|e| Problem::internal(&e))?;

@@ -139,9 +139,14 @@ impl Pager {
     }
 }
 
+/// A positive id typed in a URL, a query string or a form field; `None` for anything else.
+pub fn positive_id(raw: &str) -> Option<i64> {
+    raw.trim().parse::<i64>().ok().filter(|v| *v > 0)
+}
+
 /// An id taken from the URL: anything that is not a positive number is simply not found.
 pub fn parse_id(raw: &str) -> Result<i64, AppError> {
-    raw.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or(AppError::NotFound)
+    positive_id(raw).ok_or(AppError::NotFound)
 }
 
 /// An optional id from a form or a query string: empty means none, garbage means not found.

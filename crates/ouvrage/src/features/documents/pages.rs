@@ -13,6 +13,7 @@ use super::{docs_base, published, requirements, signatures};
 use crate::app::AppState;
 use crate::domain::time::{fr_datetime, paris_day_start_ms};
 use crate::domain::{ClientId, DocumentId, SiteId};
+use crate::features::clients::ui::positive_id;
 use crate::features::files::kind::{ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS, FileKind};
 use crate::features::files::{fr_size, serve_stored};
 use crate::features::sites::model::parse_day;
@@ -72,10 +73,6 @@ impl DocItem {
             preview_url: format!("{base}/{}/fichier?apercu=1", row.id),
         }
     }
-}
-
-fn parse_id(raw: &str) -> Option<i64> {
-    raw.trim().parse::<i64>().ok().filter(|v| *v > 0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +345,7 @@ async fn list(
         }
     }
     if area.is_bo()
-        && let Some(c) = parse_id(&q.client)
+        && let Some(c) = positive_id(&q.client)
     {
         filter.client = Some(ClientId(c));
     }
@@ -362,7 +359,7 @@ async fn list(
             Err(e) => errors.push(format!("{label} : {e}")),
         }
     }
-    let page = parse_id(&q.page).unwrap_or(1).min(100_000);
+    let page = positive_id(&q.page).unwrap_or(1).min(100_000);
     let (rows, total) = store::search(&state.db, actor, &filter, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
     let types = types::list(&state.db, actor.tenant_id).await?;
     let clients = if area.is_bo() {
@@ -497,7 +494,7 @@ pub struct DetailPage {
 }
 
 async fn document(state: &AppState, ctx: Ctx, actor: &Actor, area: Area, raw_id: &str) -> AppResult<Response> {
-    let id = parse_id(raw_id).ok_or(AppError::NotFound)?;
+    let id = positive_id(raw_id).ok_or(AppError::NotFound)?;
     let row = store::find_visible(&state.db, actor, DocumentId(id)).await?.ok_or(AppError::NotFound)?;
     store::mark_seen(&state.db, actor, &row).await?;
     let types = types::list(&state.db, actor.tenant_id).await?;
@@ -547,7 +544,7 @@ pub struct DownloadQuery {
 }
 
 async fn download(state: &AppState, actor: &Actor, raw_id: &str, q: DownloadQuery) -> AppResult<Response> {
-    let id = parse_id(raw_id).ok_or(AppError::NotFound)?;
+    let id = positive_id(raw_id).ok_or(AppError::NotFound)?;
     let row = store::find_visible(&state.db, actor, DocumentId(id)).await?.ok_or(AppError::NotFound)?;
     store::mark_seen(&state.db, actor, &row).await?;
     Ok(serve_stored(state, row.file_id, &row.sha256, &row.content_type, &row.original_name, q.apercu == "1").await)

@@ -22,8 +22,8 @@ use crate::app::AppState;
 use crate::db::Tx;
 use crate::domain::time::fr_datetime;
 use crate::domain::{DocumentId, FileId, Permission, Role, TenantId};
-use crate::features::files::multipart::{Part, multipart_message, read_part};
-use crate::features::files::upload::{self, CheckedUpload, UploadError};
+use crate::features::files::multipart::read_form;
+use crate::features::files::upload::{self, CheckedUpload};
 use crate::features::files::{FileKind, fr_size};
 use crate::features::notifications::{self, Audience, Event};
 use crate::features::sites::store::SiteRow;
@@ -188,7 +188,6 @@ fn invoice_number(title: &str) -> &str {
 const MAX_TITLE_CHARS: usize = 200;
 
 /// What the form sent.
-#[derive(Default)]
 struct PublishForm {
     publish_as: String,
     title: String,
@@ -208,56 +207,25 @@ async fn publish(
     }
     let site = site_list::load(&state, &actor, &id).await?;
     let max = state.config.max_upload_bytes;
-    let limit = fr_size(max as i64);
-    let mut errors: Vec<String> = Vec::new();
-    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    let mut form = PublishForm::default();
-    match multipart {
-        Err(_) => errors.push(
-            "Le formulaire de publication n'a pas été reçu correctement : choisissez le fichier puis renvoyez-le."
-                .into(),
-        ),
-        Ok(mut multipart) => loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
-            };
-            let field_name = field.name().unwrap_or_default().to_string();
-            match read_part(&mut field, max).await {
-                Ok(Part::Skip) => {}
-                Ok(Part::Text { name, value }) => match name.as_str() {
-                    "publish_as" => form.publish_as = value.trim().to_string(),
-                    "title" => form.title = value.trim().to_string(),
-                    _ => {}
-                },
-                Ok(Part::TooLarge { name, body_cut }) => {
-                    errors.push(
-                        UploadError::TooLarge { name: upload::clean_name(&name), limit: limit.clone() }.to_string(),
-                    );
-                    status = StatusCode::PAYLOAD_TOO_LARGE;
-                    if body_cut {
-                        break;
-                    }
-                }
-                Ok(Part::File { name, bytes }) => match field_name.as_str() {
-                    "xml" => form.xml = Some((name, bytes)),
-                    _ => form.file = Some((name, bytes)),
-                },
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
-            }
-        },
+    let read = read_form(
+        multipart,
+        max,
+        "Le formulaire de publication n'a pas été reçu correctement : choisissez le fichier puis renvoyez-le.",
+    )
+    .await;
+    let mut form = PublishForm {
+        publish_as: read.text("publish_as").to_string(),
+        title: read.text("title").to_string(),
+        file: None,
+        xml: None,
+    };
+    for part in read.files {
+        match part.field.as_str() {
+            "xml" => form.xml = Some((part.name, part.bytes)),
+            _ => form.file = Some((part.name, part.bytes)),
+        }
     }
+    let (mut errors, mut status) = (read.errors, read.status);
     let published = match Published::parse(&form.publish_as) {
         Some(p @ (Published::Report | Published::Invoice)) => Some(p),
         _ => {

@@ -8,7 +8,6 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use bytes::Bytes;
 use ouvrage_pdfsign::SignError;
 
 use super::pages::{SiteFormState, site_page};
@@ -17,8 +16,8 @@ use super::{requirements, types};
 use crate::app::AppState;
 use crate::domain::{ClientId, DocumentId, FileId, UserId};
 use crate::features::audit::{self, AuditActor};
-use crate::features::files::fr_size;
-use crate::features::files::multipart::{Part, multipart_message, read_part};
+use crate::features::clients::ui::positive_id;
+use crate::features::files::multipart::read_form;
 use crate::features::files::upload::{self, CheckedUpload, UploadError};
 use crate::features::notifications::{self, Audience, Event};
 use crate::features::sites::store::SiteRow;
@@ -322,53 +321,15 @@ async fn upload(
         return Err(AppError::Forbidden);
     }
     let max = state.config.max_upload_bytes;
-    let limit = fr_size(max as i64);
-    let mut errors: Vec<String> = Vec::new();
-    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    let mut doc_type = String::new();
-    let mut requirement: Option<i64> = None;
-    let mut files: Vec<(String, Bytes)> = Vec::new();
-    match multipart {
-        Err(_) => errors.push(
-            "Le formulaire d'envoi n'a pas été reçu correctement : choisissez les fichiers puis renvoyez-le.".into(),
-        ),
-        Ok(mut multipart) => loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
-            };
-            match read_part(&mut field, max).await {
-                Ok(Part::Skip) => {}
-                Ok(Part::Text { name, value }) => match name.as_str() {
-                    "type" => doc_type = value.trim().to_string(),
-                    "requirement" => requirement = value.trim().parse::<i64>().ok().filter(|v| *v > 0),
-                    _ => {}
-                },
-                Ok(Part::TooLarge { name, body_cut }) => {
-                    errors.push(
-                        UploadError::TooLarge { name: upload::clean_name(&name), limit: limit.clone() }.to_string(),
-                    );
-                    status = StatusCode::PAYLOAD_TOO_LARGE;
-                    if body_cut {
-                        break;
-                    }
-                }
-                Ok(Part::File { name, bytes }) => files.push((name, bytes)),
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
-            }
-        },
-    }
+    let form = read_form(
+        multipart,
+        max,
+        "Le formulaire d'envoi n'a pas été reçu correctement : choisissez les fichiers puis renvoyez-le.",
+    )
+    .await;
+    let doc_type = form.text("type").to_string();
+    let requirement = positive_id(form.text("requirement"));
+    let (mut errors, mut status, files) = (form.errors, form.status, form.files);
     let mut added: Vec<String> = Vec::new();
     if files.is_empty() && errors.is_empty() {
         errors.push("Choisissez au moins un fichier à déposer.".into());
@@ -382,8 +343,8 @@ async fn upload(
     if !type_ok && !files.is_empty() {
         errors.push(DepositError::UnknownType(doc_type.clone()).to_string());
     } else {
-        for (name, bytes) in files {
-            let checked = match upload::check(&name, bytes, max) {
+        for part in files {
+            let checked = match upload::check(&part.name, part.bytes, max) {
                 Ok(c) => c,
                 Err(e) => {
                     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -88,3 +88,82 @@ pub fn multipart_message(err: &MultipartError, limit: &str) -> (StatusCode, Stri
         )
     }
 }
+
+/// A file part of a form: the form field it came in, the name the browser gave, the bytes.
+pub struct FilePart {
+    pub field: String,
+    pub name: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// A whole multipart form, read: its text fields and files, and what could not be read.
+pub struct ReadForm {
+    /// Text fields in the order sent, trimmed.
+    pub texts: Vec<(String, String)>,
+    pub files: Vec<FilePart>,
+    /// Why some of it was refused, in French: a file over the limit, a body cut or malformed,
+    /// a form not received at all.
+    pub errors: Vec<String>,
+    /// The status of a page showing `errors`: 413 when a file or the body was too large, 400
+    /// for a malformed body, 422 otherwise.
+    pub status: StatusCode,
+}
+
+impl ReadForm {
+    /// The last value of text field `name`, or "".
+    pub fn text(&self, name: &str) -> &str {
+        self.texts.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    }
+}
+
+/// Reads every part of a multipart form, each file up to `max_bytes` (see [`read_part`]).
+/// `not_received` is the message when the request is not a multipart form at all.
+pub async fn read_form(
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    max_bytes: u64,
+    not_received: &str,
+) -> ReadForm {
+    let limit = super::fr_size(max_bytes as i64);
+    let mut form =
+        ReadForm { texts: Vec::new(), files: Vec::new(), errors: Vec::new(), status: StatusCode::UNPROCESSABLE_ENTITY };
+    let mut multipart = match multipart {
+        Ok(m) => m,
+        Err(_) => {
+            form.errors.push(not_received.to_string());
+            return form;
+        }
+    };
+    loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let (status, message) = multipart_message(&e, &limit);
+                form.status = status;
+                form.errors.push(message);
+                break;
+            }
+        };
+        let field_name = field.name().unwrap_or_default().to_string();
+        match read_part(&mut field, max_bytes).await {
+            Ok(Part::Skip) => {}
+            Ok(Part::Text { name, value }) => form.texts.push((name, value.trim().to_string())),
+            Ok(Part::File { name, bytes }) => form.files.push(FilePart { field: field_name, name, bytes }),
+            Ok(Part::TooLarge { name, body_cut }) => {
+                let name = super::upload::clean_name(&name);
+                form.errors.push(super::UploadError::TooLarge { name, limit: limit.clone() }.to_string());
+                form.status = StatusCode::PAYLOAD_TOO_LARGE;
+                if body_cut {
+                    break;
+                }
+            }
+            Err(e) => {
+                let (status, message) = multipart_message(&e, &limit);
+                form.status = status;
+                form.errors.push(message);
+                break;
+            }
+        }
+    }
+    form
+}

@@ -12,12 +12,13 @@ use axum::routing::get;
 
 use super::fr_size;
 use super::kind::{ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS, FileKind};
-use super::multipart::{Part, multipart_message, read_part};
+use super::multipart::read_form;
 use super::queries::{self, ClientHeader, FileListRow};
-use super::upload::{self, UploadError};
+use super::upload;
 use crate::app::AppState;
 use crate::domain::time::fr_datetime;
 use crate::domain::{ClientId, FileId, TenantId};
+use crate::features::clients::ui::positive_id;
 use crate::features::documents::store::Published;
 use crate::features::documents::types as doc_types;
 use crate::features::documents::upload::{Deposit, DepositError, Depositor, deposit_general};
@@ -73,10 +74,6 @@ fn requested_page(query: &Option<String>) -> i64 {
     query_param(query, "page").and_then(|p| p.parse::<i64>().ok()).filter(|p| (1..=1_000_000).contains(p)).unwrap_or(1)
 }
 
-fn parse_id(raw: &str) -> Option<i64> {
-    raw.parse::<i64>().ok().filter(|v| *v > 0)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Back office: a client's files
 
@@ -127,7 +124,7 @@ async fn client_page(
 }
 
 async fn staff_client(state: &AppState, actor: &Actor, raw_id: &str) -> AppResult<ClientHeader> {
-    let id = parse_id(raw_id).ok_or(AppError::NotFound)?;
+    let id = positive_id(raw_id).ok_or(AppError::NotFound)?;
     queries::client_header(&state.db, actor.tenant_id, ClientId(id)).await?.ok_or(AppError::NotFound)
 }
 
@@ -152,69 +149,40 @@ async fn upload_client_files(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
     let client = staff_client(&state, &actor, &id).await?;
-    let limit = fr_size(state.config.max_upload_bytes as i64);
+    let max = state.config.max_upload_bytes;
+    let form = read_form(
+        multipart,
+        max,
+        "Le formulaire d'envoi n'a pas été reçu correctement : choisissez les fichiers puis renvoyez-le.",
+    )
+    .await;
+    let (mut errors, mut status) = (form.errors, form.status);
     let mut added: Vec<String> = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    match multipart {
-        Err(_) => errors.push(
-            "Le formulaire d'envoi n'a pas été reçu correctement : choisissez les fichiers puis renvoyez-le.".into(),
-        ),
-        Ok(mut multipart) => loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
-            };
-            match read_part(&mut field, state.config.max_upload_bytes).await {
-                Ok(Part::Skip | Part::Text { .. }) => {}
-                Ok(Part::TooLarge { name, body_cut }) => {
-                    let shown = upload::clean_name(&name);
-                    errors.push(UploadError::TooLarge { name: shown, limit: limit.clone() }.to_string());
+    for part in form.files {
+        // Shared with the company as a document of no particular site, so its users find it in
+        // Mes documents.
+        let by = Depositor::user(&actor);
+        let what = Deposit {
+            document_type: doc_types::OTHER,
+            title: None,
+            published: Published::No,
+            requirement_id: None,
+            twin: None,
+        };
+        let filed = match upload::check(&part.name, part.bytes, max) {
+            Ok(checked) => deposit_general(&state, &by, client.id, what, checked).await,
+            Err(e) => Err(DepositError::Upload(e)),
+        };
+        match filed {
+            Ok(_) => added.push(upload::clean_name(&part.name)),
+            Err(e) if e.is_refusal() => {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     status = StatusCode::PAYLOAD_TOO_LARGE;
-                    if body_cut {
-                        break;
-                    }
                 }
-                Ok(Part::File { name, bytes }) => {
-                    // Shared with the company as a document of no particular site, so its users
-                    // find it in Mes documents.
-                    let by = Depositor::user(&actor);
-                    let what = Deposit {
-                        document_type: doc_types::OTHER,
-                        title: None,
-                        published: Published::No,
-                        requirement_id: None,
-                        twin: None,
-                    };
-                    let filed = match upload::check(&name, bytes, state.config.max_upload_bytes) {
-                        Ok(checked) => deposit_general(&state, &by, client.id, what, checked).await,
-                        Err(e) => Err(DepositError::Upload(e)),
-                    };
-                    match filed {
-                        Ok(_) => added.push(upload::clean_name(&name)),
-                        Err(e) if e.is_refusal() => {
-                            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                                status = StatusCode::PAYLOAD_TOO_LARGE;
-                            }
-                            errors.push(e.to_string());
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
+                errors.push(e.to_string());
             }
-        },
+            Err(e) => return Err(e.into()),
+        }
     }
     if errors.is_empty() && added.is_empty() {
         errors.push("Choisissez au moins un fichier à envoyer.".into());
@@ -255,7 +223,7 @@ async fn download(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
-    let id = parse_id(&id).ok_or(AppError::NotFound)?;
+    let id = positive_id(&id).ok_or(AppError::NotFound)?;
     let file = queries::find_visible(&state.db, &actor, FileId(id)).await?.ok_or(AppError::NotFound)?;
     let inline = query_param(&query, "apercu").as_deref() == Some("1");
     Ok(serve_stored(&state, file.id, &file.sha256, &file.content_type, &file.original_name, inline).await)

@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::domain::format::fr_phone;
 use crate::domain::time::now_ms;
 use crate::features::audit;
+use crate::features::clients::ui::positive_id;
 use crate::features::clients::ui::{FieldErrors, FormData, Opt};
 use crate::features::messaging;
 use crate::features::sites::Scope;
@@ -117,7 +118,7 @@ async fn form(state: &AppState, ctx: Ctx, actor: &ClientActor, site: i64, servic
 
 /// A current site of the actor's company, or `None`.
 async fn own_site(state: &AppState, actor: &ClientActor, raw: &str) -> AppResult<Option<SiteRow>> {
-    let Some(id) = raw.trim().parse::<i64>().ok().filter(|v| *v > 0) else { return Ok(None) };
+    let Some(id) = positive_id(raw) else { return Ok(None) };
     let site = crate::features::sites::store::site(&state.db, Scope::of(&actor.0), id).await?;
     Ok(site.filter(|s| !s.archived))
 }

@@ -32,6 +32,7 @@ use crate::domain::text::like_pattern;
 use crate::domain::time::{fr_datetime, now_ms};
 use crate::domain::{ClientId, FileId, UserId};
 use crate::features::audit;
+use crate::features::clients::ui::positive_id;
 use crate::features::files::fr_size;
 use crate::features::files::kind::{ACCEPT_ATTRIBUTE, ACCEPTED_FORMATS};
 use crate::features::files::upload::{self, UploadError};
@@ -54,10 +55,6 @@ pub fn routes() -> Router<AppState> {
 
 fn base(bo: bool) -> &'static str {
     if bo { "/bo/messagerie" } else { "/espace/messagerie" }
-}
-
-fn parse_id(raw: &str) -> Option<i64> {
-    raw.trim().parse::<i64>().ok().filter(|v| *v > 0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,8 +141,8 @@ async fn bo_list(
 }
 
 async fn list(state: &AppState, ctx: Ctx, actor: &Actor, bo: bool, q: ListQuery) -> AppResult<Response> {
-    let chantier = parse_id(&q.chantier);
-    let client = if bo { parse_id(&q.client) } else { None };
+    let chantier = positive_id(&q.chantier);
+    let client = if bo { positive_id(&q.client) } else { None };
     let statut = if bo && rules::is_status(&q.statut) { q.statut.clone() } else { String::new() };
     let affecte = if bo && matches!(q.affecte.as_str(), "moi" | "autre" | "personne") {
         q.affecte.clone()
@@ -405,7 +402,7 @@ async fn espace_new(
     Query(q): Query<NewQuery>,
 ) -> AppResult<Response> {
     let mut page = new_page(&state, ctx, &actor).await?;
-    page.site = parse_id(&q.chantier).filter(|id| page.sites.iter().any(|s| s.id == *id)).unwrap_or(0);
+    page.site = positive_id(&q.chantier).filter(|id| page.sites.iter().any(|s| s.id == *id)).unwrap_or(0);
     Ok(render(&page)?.into_response())
 }
 
@@ -434,7 +431,7 @@ async fn espace_create(
     let site = if raw_site.is_empty() {
         None
     } else {
-        let found = match parse_id(raw_site) {
+        let found = match positive_id(raw_site) {
             Some(id) => crate::features::sites::store::site(&state.db, Scope::of(&actor), id).await?,
             None => None,
         };
@@ -575,7 +572,7 @@ struct ThreadPage {
 }
 
 async fn load(state: &AppState, actor: &Actor, raw_id: &str) -> AppResult<ThreadRow> {
-    let id = parse_id(raw_id).ok_or(AppError::NotFound)?;
+    let id = positive_id(raw_id).ok_or(AppError::NotFound)?;
     store::thread(&state.db, actor.tenant_id, actor.client_scope(), actor.user_id, id).await?.ok_or(AppError::NotFound)
 }
 
@@ -765,7 +762,7 @@ async fn bo_assign(
         None
     } else {
         let staff = store::staff_members(&state.db, actor.tenant_id).await?;
-        match parse_id(&f.agent).and_then(|id| staff.into_iter().find(|s| s.id == id)) {
+        match positive_id(&f.agent).and_then(|id| staff.into_iter().find(|s| s.id == id)) {
             Some(s) => Some(s),
             None => {
                 return refuse(&state, ctx, &actor, t, "Choisissez un membre de l'équipe dans la liste.").await;

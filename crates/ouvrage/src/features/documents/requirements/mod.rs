@@ -35,6 +35,7 @@ use crate::db::{Db, Tx};
 use crate::domain::time::{fr_datetime, now_ms};
 use crate::domain::{ClientId, DocumentId, SiteId, TenantId, UserId};
 use crate::features::audit;
+use crate::features::clients::ui::positive_id;
 use crate::features::notifications::{self, Audience, Event};
 use crate::features::sites::store::SiteRow;
 use crate::features::sites::{Area, list as site_list};
@@ -54,10 +55,6 @@ pub fn routes() -> Router<AppState> {
         .route("/bo/chantiers/{id}/attendus/{req}/refuser", post(bo_refuse))
         .route("/bo/chantiers/{id}/attendus/{req}/donnee", post(bo_data))
         .route("/espace/chantiers/{id}/attendus/{req}/donnee", post(espace_data))
-}
-
-fn parse_id(raw: &str) -> Option<i64> {
-    raw.trim().parse::<i64>().ok().filter(|v| *v > 0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,7 +297,7 @@ async fn refused_on_page(
 
 async fn load(state: &AppState, actor: &Actor, raw_site: &str, raw_req: &str) -> AppResult<(SiteRow, RequirementRow)> {
     let site = site_list::load(state, actor, raw_site).await?;
-    let id = parse_id(raw_req).ok_or(AppError::NotFound)?;
+    let id = positive_id(raw_req).ok_or(AppError::NotFound)?;
     let req = store::requirement(&state.db, actor.tenant_id, &site, id).await?.ok_or(AppError::NotFound)?;
     Ok((site, req))
 }
@@ -330,7 +327,7 @@ async fn bo_add_service(
         return Err(AppError::Forbidden);
     }
     let mut tx = state.db.begin().await?;
-    let service = match parse_id(&f.prestation) {
+    let service = match positive_id(&f.prestation) {
         Some(id) => store::service(&mut tx, actor.tenant_id, id).await?,
         None => None,
     };

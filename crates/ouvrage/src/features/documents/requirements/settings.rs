@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::rules::{self, TemplateInput};
-use super::{parse_id, store};
+use super::store;
 use crate::app::AppState;
 use crate::features::audit;
+use crate::features::clients::ui::positive_id;
 use crate::features::documents::types::{self, DocumentType};
 use crate::http::{Actor, AppError, AppResult, Ctx, StaffActor, render};
 
@@ -173,7 +174,7 @@ pub async fn add_template(
 ) -> AppResult<Response> {
     editor(&actor)?;
     let mut tx = state.db.begin().await?;
-    let service = match parse_id(&service) {
+    let service = match positive_id(&service) {
         Some(id) => store::service(&mut tx, actor.tenant_id, id).await?,
         None => None,
     }
@@ -229,7 +230,7 @@ pub async fn archive_service(
 ) -> AppResult<Response> {
     editor(&actor)?;
     let mut tx = state.db.begin().await?;
-    let service = match parse_id(&service) {
+    let service = match positive_id(&service) {
         Some(id) => store::service(&mut tx, actor.tenant_id, id).await?,
         None => None,
     }
@@ -248,12 +249,12 @@ pub async fn archive_template(
 ) -> AppResult<Response> {
     editor(&actor)?;
     let mut tx = state.db.begin().await?;
-    let service = match parse_id(&service) {
+    let service = match positive_id(&service) {
         Some(id) => store::service(&mut tx, actor.tenant_id, id).await?,
         None => None,
     }
     .ok_or(AppError::NotFound)?;
-    let template = match parse_id(&template) {
+    let template = match positive_id(&template) {
         Some(id) => store::template(&mut tx, actor.tenant_id, service.id, id).await?,
         None => None,
     }

@@ -15,13 +15,14 @@ use super::{RequestItem, Status, in_signer_scope, user_agent};
 use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::features::audit;
+use crate::features::clients::ui::parse_id;
 use crate::features::documents::store::Published;
 use crate::features::documents::types::SUPPORTING;
 use crate::features::documents::upload::{Deposit, Deposited, Depositor, deposit};
 use crate::features::files::kind::FileKind;
-use crate::features::files::multipart::{Part, multipart_message, read_part};
-use crate::features::files::upload::{self, UploadError};
-use crate::features::files::{fr_size, serve_stored};
+use crate::features::files::multipart::read_form;
+use crate::features::files::serve_stored;
+use crate::features::files::upload;
 use crate::features::notifications::{self, Audience, Event};
 use crate::features::sites::list as site_list;
 use crate::http::{Actor, AppError, AppResult, ClientActor, Ctx, render};
@@ -84,7 +85,7 @@ pub async fn list(
 }
 
 pub(super) async fn find(state: &AppState, actor: &Actor, raw_id: &str) -> AppResult<RequestRow> {
-    let id = raw_id.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or(AppError::NotFound)?;
+    let id = parse_id(raw_id)?;
     store::find(&state.db, actor, id).await?.ok_or(AppError::NotFound)
 }
 
@@ -199,37 +200,9 @@ pub async fn paper(
         return Ok(not_pending());
     }
     let max = state.config.max_upload_bytes;
-    let limit = fr_size(max as i64);
-    let mut scan = None;
-    let mut refusal: Option<(StatusCode, String)> = None;
-    match multipart {
-        Err(_) => {
-            refusal = Some((StatusCode::UNPROCESSABLE_ENTITY, "Choisissez le fichier de la version signée.".into()))
-        }
-        Ok(mut multipart) => loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    refusal = Some(multipart_message(&e, &limit));
-                    break;
-                }
-            };
-            match read_part(&mut field, max).await {
-                Ok(Part::File { name, bytes }) if scan.is_none() => scan = Some((name, bytes)),
-                Ok(Part::TooLarge { name, .. }) => {
-                    let e = UploadError::TooLarge { name: upload::clean_name(&name), limit: limit.clone() };
-                    refusal = Some((StatusCode::PAYLOAD_TOO_LARGE, e.to_string()));
-                    break;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    refusal = Some(multipart_message(&e, &limit));
-                    break;
-                }
-            }
-        },
-    }
+    let read = read_form(multipart, max, "Choisissez le fichier de la version signée.").await;
+    let refusal = read.errors.into_iter().next().map(|message| (read.status, message));
+    let scan = read.files.into_iter().next().map(|f| (f.name, f.bytes));
     let checked = match (refusal, scan) {
         (Some(r), _) => Err(r),
         (None, None) => {

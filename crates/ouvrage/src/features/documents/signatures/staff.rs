@@ -15,13 +15,13 @@ use crate::app::AppState;
 use crate::domain::time::now_ms;
 use crate::domain::{DocumentId, Permission, Permissions, UserId};
 use crate::features::audit;
+use crate::features::clients::ui::{parse_id, positive_id};
 use crate::features::documents::store::{self as documents, DocumentFilter, DocumentSort, Published};
 use crate::features::documents::types::SUPPORTING;
 use crate::features::documents::upload::{Deposit, Depositor, deposit};
-use crate::features::files::fr_size;
 use crate::features::files::kind::FileKind;
-use crate::features::files::multipart::{Part, multipart_message, read_part};
-use crate::features::files::upload::{self, CheckedUpload, UploadError};
+use crate::features::files::multipart::read_form;
+use crate::features::files::upload::{self, CheckedUpload};
 use crate::features::notifications::{self, Audience, Event};
 use crate::features::sites::list as site_list;
 use crate::features::sites::store::SiteRow;
@@ -170,57 +170,21 @@ pub async fn create(
     if !can_manage(&actor) {
         return Err(AppError::Forbidden);
     }
-    let max = state.config.max_upload_bytes;
-    let limit = fr_size(max as i64);
-    let mut input = FormInput::default();
-    let mut file: Option<(String, Bytes)> = None;
-    let mut errors: Vec<String> = Vec::new();
-    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    match multipart {
-        Err(_) => errors.push("Le formulaire n'a pas été reçu correctement : renvoyez-le.".into()),
-        Ok(mut multipart) => loop {
-            let mut field = match multipart.next_field().await {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
-            };
-            match read_part(&mut field, max).await {
-                Ok(Part::Text { name, value }) => {
-                    let value = value.trim().to_string();
-                    match name.as_str() {
-                        "title" => input.title = value,
-                        "document" => input.document = value,
-                        "signer" => input.signer = value,
-                        "page" => input.page = value,
-                        "anchor" => input.anchor = value,
-                        _ => {}
-                    }
-                }
-                Ok(Part::File { name, bytes }) => file = Some((name, bytes)),
-                Ok(Part::TooLarge { name, body_cut }) => {
-                    errors.push(
-                        UploadError::TooLarge { name: upload::clean_name(&name), limit: limit.clone() }.to_string(),
-                    );
-                    status = StatusCode::PAYLOAD_TOO_LARGE;
-                    if body_cut {
-                        break;
-                    }
-                }
-                Ok(Part::Skip) => {}
-                Err(e) => {
-                    let (s, msg) = multipart_message(&e, &limit);
-                    status = s;
-                    errors.push(msg);
-                    break;
-                }
-            }
-        },
-    }
+    let read = read_form(
+        multipart,
+        state.config.max_upload_bytes,
+        "Le formulaire n'a pas été reçu correctement : renvoyez-le.",
+    )
+    .await;
+    let input = FormInput {
+        title: read.text("title").to_string(),
+        document: read.text("document").to_string(),
+        signer: read.text("signer").to_string(),
+        page: read.text("page").to_string(),
+        anchor: read.text("anchor").to_string(),
+    };
+    let file: Option<(String, Bytes)> = read.files.into_iter().last().map(|f| (f.name, f.bytes));
+    let (mut errors, status) = (read.errors, read.status);
     let checked = if errors.is_empty() {
         match check(&state, &actor, &site, &input, file).await? {
             Ok(c) => Some(c),
@@ -330,7 +294,7 @@ async fn check(
     let existing = if input.document.is_empty() {
         None
     } else {
-        let id = input.document.parse::<i64>().ok().filter(|v| *v > 0).unwrap_or(-1);
+        let id = positive_id(&input.document).unwrap_or(-1);
         match documents::find_visible(&state.db, actor, DocumentId(id)).await? {
             Some(d) if d.site_id == Some(site.id) && is_pdf(&d.content_type) => Some(d),
             _ => {
@@ -480,7 +444,7 @@ pub fn not_pending() -> Response {
 }
 
 async fn find(state: &AppState, actor: &Actor, raw_id: &str) -> AppResult<RequestRow> {
-    let id = raw_id.trim().parse::<i64>().ok().filter(|v| *v > 0).ok_or(AppError::NotFound)?;
+    let id = parse_id(raw_id)?;
     store::find(&state.db, actor, id).await?.ok_or(AppError::NotFound)
 }
 
