@@ -3,7 +3,6 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::types::INVOICE;
 use crate::db::{Db, Tx};
 use crate::domain::text::search_key;
 use crate::domain::time::now_ms;
@@ -354,22 +353,4 @@ pub async fn mark_seen(db: &Db, actor: &Actor, doc: &DocumentRow) -> Result<(), 
     .execute(p)
     .await
     .map(|_| ()))
-}
-
-/// How many published reports and invoices the client's users have not opened yet (the
-/// dashboard's shortcuts). Invoices count only for users who may see them.
-pub async fn count_new(db: &Db, actor: &Actor) -> Result<(i64, i64), sqlx::Error> {
-    let rows: Vec<(String, i64)> = on_db!(db, |p| sqlx::query_as(
-        "SELECT d.published_as, COUNT(*) FROM documents d
-         WHERE d.tenant_id = $1 AND d.client_id = $2 AND d.published_as <> '' AND d.is_current = TRUE
-           AND d.first_seen_at IS NULL
-         GROUP BY d.published_as"
-    )
-    .bind(actor.tenant_id)
-    .bind(actor.client_scope())
-    .fetch_all(p)
-    .await)?;
-    let count = |code: &str| rows.iter().find(|(c, _)| c == code).map(|(_, n)| *n).unwrap_or(0);
-    let invoices = if hides_invoices(actor) { 0 } else { count(INVOICE) };
-    Ok((count("report"), invoices))
 }

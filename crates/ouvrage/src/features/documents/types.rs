@@ -55,16 +55,20 @@ pub fn label_of<'a>(types: &'a [DocumentType], code: &'a str) -> &'a str {
         .unwrap_or(code)
 }
 
-/// Whether `code` is one of the tenant's types in use.
-pub async fn exists(tx: &mut Tx, tenant: TenantId, code: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT id FROM document_types WHERE tenant_id = $1 AND code = $2 AND archived = FALSE"
+/// The label of `code` if it is one of the tenant's types in use.
+pub async fn label(tx: &mut Tx, tenant: TenantId, code: &str) -> Result<Option<String>, sqlx::Error> {
+    on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT label FROM document_types WHERE tenant_id = $1 AND code = $2 AND archived = FALSE"
     )
     .bind(tenant)
     .bind(code)
     .fetch_optional(c)
-    .await)?;
-    Ok(found.is_some())
+    .await)
+}
+
+/// Whether `code` is one of the tenant's types in use.
+pub async fn exists(tx: &mut Tx, tenant: TenantId, code: &str) -> Result<bool, sqlx::Error> {
+    Ok(label(tx, tenant, code).await?.is_some())
 }
 
 /// Gives a new firm the trade's document types, services and expected documents, and its

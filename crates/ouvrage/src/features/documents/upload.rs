@@ -190,12 +190,13 @@ async fn deposit_at(
 ) -> Result<Deposited, DepositError> {
     let tenant = by.who.tenant_id;
     check_pdf_opens(&checked)?;
-    {
+    let type_label = {
         let mut tx = state.db.begin().await?;
-        if !types::exists(&mut tx, tenant, deposit.document_type).await? {
-            return Err(DepositError::UnknownType(deposit.document_type.to_string()));
-        }
-    }
+        types::label(&mut tx, tenant, deposit.document_type).await?
+    };
+    let Some(type_label) = type_label else {
+        return Err(DepositError::UnknownType(deposit.document_type.to_string()));
+    };
     let title = deposit.title.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
     let title = title.unwrap_or_else(|| checked.name.clone());
     let stored = upload::put_bytes(&state.files, checked).await?;
@@ -222,10 +223,6 @@ async fn deposit_at(
         twin_file_id,
     };
     let inserted = store::insert(&mut tx, &new).await?;
-    let type_label = {
-        let types = types::DEFAULTS;
-        types.iter().find(|(c, _)| *c == deposit.document_type).map(|(_, l)| *l).unwrap_or(deposit.document_type)
-    };
     let place = match site {
         Some(site) => format!("sur « {} »", site.name),
         None => "pour le client".to_string(),
