@@ -41,7 +41,8 @@ pub fn page_count(pdf: &[u8]) -> Result<u32, SignError> {
 ///
 /// The changes are appended to the original as an incremental update, so its bytes, and any
 /// signature it already carries, stay intact. A file whose cross-reference data had to be
-/// repaired, or that was encrypted (with an empty user password), is rewritten whole instead.
+/// repaired, that was encrypted (with an empty user password), or to which an update would not
+/// read back, is rewritten whole instead.
 pub fn seal(input: &SealInput, identity: &SigningIdentity) -> Result<Vec<u8>, SignError> {
     // lopdf reads arbitrary uploads: a panic in it must come out as a refusal, not a crash.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seal_unguarded(input, identity)))
@@ -84,21 +85,37 @@ fn seal_unguarded(input: &SealInput, identity: &SigningIdentity) -> Result<Vec<u
 
     let evidence_pages = add_evidence_pages(&mut doc, &input.evidence, identity, (helvetica, helvetica_bold))?;
     let capacity = CMS_MIN_CAPACITY.max(identity.chain().iter().map(Vec::len).sum::<usize>() + CMS_OVERHEAD);
-    add_signature(&mut doc, catalog_id, evidence_pages[0], input, capacity)?;
+    // Random rather than zeros: the saved file is searched for it, and an original may already
+    // hold a zeroed /Contents of the same size (left by another signing tool, or planted).
+    let mut contents_placeholder = vec![0u8; capacity];
+    rand::fill(&mut contents_placeholder[..]);
+    add_signature(&mut doc, catalog_id, evidence_pages[0], input, &contents_placeholder)?;
 
-    let mut out = match previous_xref {
+    // The sealed file must open as the original did, with the evidence pages added.
+    let pages_after = pages.len() + evidence_pages.len();
+    let opens = |out: &[u8]| load(out).is_ok_and(|(_, pages)| pages.len() == pages_after);
+    let appended = match previous_xref {
         Some(previous) => {
             changed.extend(doc.objects.keys().filter(|id| id.0 >= first_new_id));
-            append_update(input.original, &doc, &changed, previous)?
+            Some(append_update(input.original, &doc, &changed, previous)?)
         }
-        None => {
+        None => None,
+    };
+    // lopdf reads some damaged cross-reference data without a word (object numbers shifted in a
+    // cross-reference stream…): an update appended to it would not open, the file is saved whole.
+    let mut out = match appended {
+        Some(out) if opens(&out) => out,
+        _ => {
             prepare_for_save(&mut doc);
             let mut out = Vec::with_capacity(input.original.len() + 64 * 1024);
             doc.save_to(&mut out).map_err(|e| SignError::internal("save", e))?;
+            if !opens(&out) {
+                return Err(SignError::UnreadablePdf);
+            }
             out
         }
     };
-    sign_placeholders(&mut out, capacity, identity)?;
+    sign_placeholders(&mut out, &contents_placeholder, identity)?;
     Ok(out)
 }
 
@@ -306,6 +323,11 @@ fn load(bytes: &[u8]) -> Result<(Document, BTreeMap<u32, ObjectId>), SignError> 
     if pages.is_empty() {
         return Err(SignError::NoPages);
     }
+    // A page reached twice means a loop or a shared node in the page tree: lopdf walks it up to a
+    // limit of its own, readers refuse it, and a sealed copy would not open again.
+    if pages.values().collect::<HashSet<_>>().len() != pages.len() {
+        return Err(SignError::UnreadablePdf);
+    }
     // A page tree that announces more pages than it leads to has lost some.
     let announced = doc
         .catalog()
@@ -319,10 +341,13 @@ fn load(bytes: &[u8]) -> Result<(Document, BTreeMap<u32, ObjectId>), SignError> 
     }
     for page_id in pages.values() {
         let page = doc.get_dictionary(*page_id).map_err(|_| SignError::UnreadablePdf)?;
-        // Each content stream must be there: a truncated file loses them first.
+        // Each content stream must be there: a truncated file loses them first. A cross-reference
+        // or object stream is no content, and lopdf drops it when a sealed copy is saved whole.
         for content in content_refs(&doc, page) {
-            if !matches!(doc.get_object(content), Ok(Object::Stream(_))) {
-                return Err(SignError::UnreadablePdf);
+            match doc.get_object(content) {
+                Ok(Object::Stream(stream))
+                    if !matches!(stream.dict.get_type(), Ok(b"XRef" | b"ObjStm" | b"Linearized")) => {}
+                _ => return Err(SignError::UnreadablePdf),
             }
         }
     }
@@ -739,8 +764,10 @@ fn add_evidence_pages(
         ids.push(doc.add_object(page));
     }
 
+    // The pages lopdf finds, which `load` checked against /Count when the tree has one; a tree
+    // without it gets the right total rather than the new pages alone.
+    let count = doc.get_pages().len() as i64;
     let root = doc.get_dictionary_mut(root_pages).map_err(|_| SignError::UnreadablePdf)?;
-    let count = root.get(b"Count").and_then(Object::as_i64).unwrap_or(0);
     root.set("Count", count + ids.len() as i64);
     let mut kids = match root.get(b"Kids") {
         Ok(Object::Array(kids)) => kids.clone(),
@@ -780,7 +807,7 @@ fn add_signature(
     catalog_id: ObjectId,
     evidence_page: ObjectId,
     input: &SealInput,
-    capacity: usize,
+    contents_placeholder: &[u8],
 ) -> Result<(), SignError> {
     let mut signature = Dictionary::new();
     signature.set("Type", Object::Name(b"Sig".to_vec()));
@@ -806,7 +833,7 @@ fn add_signature(
         Object::Integer(9_999_999_999),
     ];
     signature.set("ByteRange", placeholder);
-    signature.set("Contents", Object::String(vec![0; capacity], StringFormat::Hexadecimal));
+    signature.set("Contents", Object::String(contents_placeholder.to_vec(), StringFormat::Hexadecimal));
     let signature_id = doc.add_object(signature);
 
     let (mut form, form_id) = match doc.get_dictionary(catalog_id).and_then(|c| c.get(b"AcroForm")) {
@@ -935,20 +962,24 @@ fn prepare_for_save(doc: &mut Document) {
 
 /// Finds the placeholders in the saved file, writes the real ByteRange, and fills /Contents
 /// with the CMS signature over everything else.
-fn sign_placeholders(out: &mut [u8], capacity: usize, identity: &SigningIdentity) -> Result<(), SignError> {
+fn sign_placeholders(out: &mut [u8], contents_placeholder: &[u8], identity: &SigningIdentity) -> Result<(), SignError> {
+    let capacity = contents_placeholder.len();
+    // As lopdf writes a hexadecimal string.
     let mut contents_marker = Vec::with_capacity(capacity * 2 + 2);
     contents_marker.push(b'<');
-    contents_marker.resize(capacity * 2 + 1, b'0');
+    for byte in contents_placeholder {
+        let _ = write!(contents_marker, "{byte:02X}");
+    }
     contents_marker.push(b'>');
     let contents_start =
         find_unique(out, &contents_marker).ok_or_else(|| SignError::internal("placeholder", "Contents"))?;
     let contents_end = contents_start + contents_marker.len();
-    let byte_range_start =
-        find_unique(out, BYTE_RANGE_PLACEHOLDER).ok_or_else(|| SignError::internal("placeholder", "ByteRange"))?;
-    // Both belong to the signature dictionary: written one after the other.
-    if byte_range_start > contents_start || contents_start - byte_range_start > 64 {
-        return Err(SignError::internal("placeholder", "layout"));
-    }
+    // ByteRange is written right before Contents in the signature dictionary, and looked for only
+    // there: the original may hold the same array anywhere else.
+    let window = contents_start.saturating_sub(64);
+    let byte_range_start = find(&out[window..contents_start], BYTE_RANGE_PLACEHOLDER, 0)
+        .map(|at| window + at)
+        .ok_or_else(|| SignError::internal("placeholder", "ByteRange"))?;
 
     let byte_range = format!("[0 {contents_start} {contents_end} {}", out.len() - contents_end);
     let width = BYTE_RANGE_PLACEHOLDER.len();
@@ -971,7 +1002,10 @@ fn sign_placeholders(out: &mut [u8], capacity: usize, identity: &SigningIdentity
     for byte in &cms {
         let _ = write!(hex, "{byte:02X}");
     }
-    out[contents_start + 1..contents_start + 1 + hex.len()].copy_from_slice(hex.as_bytes());
+    let contents = &mut out[contents_start + 1..contents_end - 1];
+    contents[..hex.len()].copy_from_slice(hex.as_bytes());
+    // The rest of the placeholder is padding, zeros as readers expect.
+    contents[hex.len()..].fill(b'0');
     Ok(())
 }
 

@@ -11,6 +11,9 @@ use ouvrage_pdfsign::{
 };
 use tempfile::TempDir;
 
+#[path = "seal/properties.rs"]
+mod properties;
+
 const CAPTION: &str = "Signé par Jean Dupont le 23/11/2026 à 14:05";
 const SIGNING_TIME: i64 = 1_795_442_709; // 2026-11-23 14:05:09 UTC
 
@@ -393,6 +396,102 @@ fn a_file_with_a_broken_cross_reference_table_is_rewritten_whole() {
     assert_valid(&sealed, "Sceau Bâtiments Dupont");
     assert_qpdf_check(&sealed);
     assert_eq!(page_count(&sealed).unwrap(), 3);
+}
+
+#[test]
+fn a_file_holding_the_signature_placeholders_is_sealed() {
+    // Found by fuzz/pdf_seal: an original holding the ByteRange placeholder array (or a zeroed
+    // /Contents of the same size, as another signing tool leaves) made sealing fail, since the
+    // placeholders were then found twice in the saved file.
+    let mut doc = Document::load_mem(&sample_pdf(2, "Déjà préparé")).unwrap();
+    let catalog_id = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    let catalog = doc.get_object_mut(catalog_id).unwrap().as_dict_mut().unwrap();
+    let placeholder = [0, 9_999_999_999, 9_999_999_999, 9_999_999_999].map(Object::Integer);
+    catalog.set("Placeholder", placeholder.to_vec());
+    catalog.set("Unsigned", Object::String(vec![0; 16 * 1024], lopdf::StringFormat::Hexadecimal));
+    let mut original = Vec::new();
+    doc.save_to(&mut original).unwrap();
+    assert!(position(&original, b"[0 9999999999 9999999999 9999999999]").is_some());
+    let sealed = seal(&input(&original, None), &identity()).unwrap();
+    assert!(sealed.starts_with(&original), "appended to the original");
+    assert_valid(&sealed, "Sceau Bâtiments Dupont");
+    assert_qpdf_check(&sealed);
+
+    // Rewritten whole (broken cross-reference table), where every object is saved again.
+    let start = position(&original, b"startxref\n").unwrap() + "startxref\n".len();
+    let end = start + original[start..].iter().position(|b| !b.is_ascii_digit()).unwrap();
+    let broken = [&original[..start], b"17", &original[end..]].concat();
+    let sealed = seal(&input(&broken, None), &identity()).unwrap();
+    assert!(!sealed.starts_with(&broken));
+    assert_valid(&sealed, "Sceau Bâtiments Dupont");
+    assert_eq!(page_count(&sealed).unwrap(), 3);
+}
+
+#[test]
+fn a_page_tree_that_loops_is_refused() {
+    // Found by the property tests (seal/properties.rs): a Kids array pointing back at its own node
+    // gave lopdf's walk its first pages again, the upload check accepted the file, and its sealed
+    // copy no longer opened.
+    let mut doc = Document::load_mem(&sample_pdf(3, "Boucle")).unwrap();
+    let catalog_id = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    let root_id = doc.get_dictionary(catalog_id).unwrap().get(b"Pages").unwrap().as_reference().unwrap();
+    let root = doc.get_object_mut(root_id).unwrap().as_dict_mut().unwrap();
+    root.get_mut(b"Kids").unwrap().as_array_mut().unwrap().push(Object::Reference(root_id));
+    // The count lopdf reaches, so that only the loop is wrong.
+    let reached = doc.get_pages().len() as i64;
+    assert!(reached > 3);
+    doc.get_object_mut(root_id).unwrap().as_dict_mut().unwrap().set("Count", reached);
+    let mut looping = Vec::new();
+    doc.save_to(&mut looping).unwrap();
+    assert!(matches!(page_count(&looping), Err(SignError::UnreadablePdf)));
+    assert!(matches!(seal(&input(&looping, None), &identity()), Err(SignError::UnreadablePdf)));
+}
+
+#[test]
+fn a_page_drawn_from_the_cross_reference_stream_is_refused() {
+    // Found by the property tests (seal/properties.rs): a page whose /Contents named the file's
+    // cross-reference stream passed the upload check, but lopdf drops that stream when it saves a
+    // repaired file whole, and the sealed copy no longer opened.
+    let original = sample_pdf(3, "Contenu");
+    let doc = Document::load_mem(&original).unwrap();
+    let (xref_id, _) = doc.objects.iter().find(|(_, object)| object.type_name().is_ok_and(|t| t == b"XRef")).unwrap();
+    let at = position(&original, b"/Contents ").unwrap() + "/Contents ".len();
+    let digits = original[at..].iter().position(|b| !b.is_ascii_digit()).unwrap();
+    let edited = [&original[..at], xref_id.0.to_string().as_bytes(), &original[at + digits..]].concat();
+    assert_ne!(edited.len(), original.len(), "the offsets move: the file is repaired, then saved whole");
+    assert!(matches!(page_count(&edited), Err(SignError::UnreadablePdf)));
+    assert!(matches!(seal(&input(&edited, None), &identity()), Err(SignError::UnreadablePdf)));
+}
+
+#[test]
+fn a_page_tree_without_its_count_gets_the_right_one() {
+    // Found by the property tests (seal/properties.rs): without /Count in the page tree, the
+    // sealed copy counted the evidence page alone and no longer opened.
+    let mut doc = Document::load_mem(&sample_pdf(2, "Sans total")).unwrap();
+    let catalog_id = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    let root_id = doc.get_dictionary(catalog_id).unwrap().get(b"Pages").unwrap().as_reference().unwrap();
+    doc.get_object_mut(root_id).unwrap().as_dict_mut().unwrap().remove(b"Count");
+    let mut original = Vec::new();
+    doc.save_to(&mut original).unwrap();
+    assert_eq!(page_count(&original).unwrap(), 2);
+    let sealed = seal(&input(&original, None), &identity()).unwrap();
+    assert_eq!(page_count(&sealed).unwrap(), 3);
+    assert_valid(&sealed, "Sceau Bâtiments Dupont");
+    assert_qpdf_check(&sealed);
+}
+
+#[test]
+fn a_cross_reference_stream_numbering_the_wrong_objects_is_rewritten_whole() {
+    // Found by the property tests (seal/properties.rs): lopdf reads such a file without reporting
+    // a repair, and the update appended to it did not open.
+    let original = sample_pdf(3, "Décalé");
+    let index = position(&original, b"/Index[1 ").unwrap();
+    let shifted = [&original[..index], b"/Index[2 ", &original[index + "/Index[1 ".len()..]].concat();
+    assert_eq!(page_count(&shifted).unwrap(), 3);
+    let sealed = seal(&input(&shifted, None), &identity()).unwrap();
+    assert_eq!(page_count(&sealed).unwrap(), 4);
+    assert_valid(&sealed, "Sceau Bâtiments Dupont");
+    assert_qpdf_check(&sealed);
 }
 
 #[test]

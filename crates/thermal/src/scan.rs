@@ -839,7 +839,16 @@ impl<'a> Scanner<'a> {
                             }
                         } else if rel.ends(&[b"Groupe", b"SHAB"]) {
                             match cell("SHAB") {
-                                Cell::Value(v) => part.shab_sum = Some(part.shab_sum.unwrap_or(0.0) + v),
+                                Cell::Value(v) => {
+                                    let before = part.shab_sum.unwrap_or(0.0);
+                                    let sum = before + v;
+                                    // Absurd surfaces can add up past f64: the total is then unknown
+                                    // (left non-finite, dropped at the merge), not infinite.
+                                    if before.is_finite() && !sum.is_finite() {
+                                        push_problem(&mut part.problems, problem("SHAB", false));
+                                    }
+                                    part.shab_sum = Some(sum);
+                                }
                                 Cell::Problem(p) => push_problem(&mut part.problems, p),
                                 Cell::Missing => {}
                             }
@@ -1170,7 +1179,7 @@ fn merge(b: &mut BuildingAcc, source: Source, part: BuildingPart) {
             b.dhw_code.offer_opt(1, part.dhw_code.map(|c| (EnergyTable::Ec, c)));
         }
         Source::Entree => {
-            b.shab.offer_opt(2, part.shab_sum);
+            b.shab.offer_opt(2, part.shab_sum.filter(|sum| sum.is_finite()));
             b.dwellings.offer_opt(0, part.dwellings);
             if !part.zone_usages.is_empty() {
                 b.zone_usages.offer(0, part.zone_usages);

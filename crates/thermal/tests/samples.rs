@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use ouvrage_thermal::{Building, BuildingType, Format, MAX_BYTES, ParseError, ThermalStudy, parse};
 
+#[path = "samples/properties.rs"]
+mod properties;
+
 const EXPECTED: &str = "une étude thermique RSET (RT2012) ou RSEE (E+C-, RE2020) au format XML";
 const RT2012: &str = "synthetic/SYNTHETIC_RT2012_RSET-8100_maison_individuelle.xml";
 const RE2020_COLLECTIVE: &str = "synthetic/SYNTHETIC_RE2020_RSEE-2022_logement_collectif_24lgts.xml";
@@ -666,6 +669,24 @@ fn a_large_study_is_streamed_and_capped() {
     let s = study(many.as_bytes());
     assert_eq!(s.buildings.len(), 1000);
     assert!(s.warnings.iter().any(|w| w.contains("Plus de 1000 bâtiments")), "{:?}", s.warnings);
+}
+
+#[test]
+fn group_surfaces_too_large_to_add_up_leave_the_shab_empty() {
+    // Found by the property tests (samples/properties.rs): two groups of 1e308 m² made an infinite
+    // SHAB, which the app would store as JSON `null` and show as "inf".
+    let xml = "<RSET><Entree_Projet><Batiment_Collection><Batiment><Index>1</Index><Zone_Collection><Zone>\
+        <Groupe_Collection><Groupe><SHAB>1e308</SHAB></Groupe><Groupe><SHAB>1,5e308</SHAB></Groupe>\
+        <Groupe><SHAB>12</SHAB></Groupe></Groupe_Collection></Zone></Zone_Collection></Batiment>\
+        </Batiment_Collection></Entree_Projet></RSET>";
+    let s = study(xml.as_bytes());
+    assert_eq!(s.buildings.len(), 1);
+    assert_eq!(s.buildings[0].shab, None);
+    assert!(
+        s.warnings.iter().any(|w| w == "Bâtiment 1 : valeur illisible « 1,5e308 » pour SHAB (ligne 1), laissée vide."),
+        "{:?}",
+        s.warnings
+    );
 }
 
 /// A small deterministic generator (xorshift64*), to damage the samples reproducibly.
