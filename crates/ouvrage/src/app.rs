@@ -68,16 +68,13 @@ async fn load_or_create_secret(db: &Db) -> anyhow::Result<Vec<u8>> {
 
 pub fn router(state: AppState) -> Router {
     let upload_limit = state.config.max_upload_bytes as usize + 64 * 1024;
+    // Listed from the innermost layer out.
     Router::new()
         .merge(features::routes())
         .route("/static/{name}", axum::routing::get(assets::asset))
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(upload_limit))
-        .layer(middleware::from_fn(crate::http::error::french_rejections))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::csrf_layer))
-        .layer(middleware::from_fn_with_state(state.clone(), features::health::track_metrics))
-        .layer(middleware::from_fn(security::security_headers))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
         .layer(CatchPanicLayer::custom(|_| {
             crate::http::error::error_page(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -85,6 +82,13 @@ pub fn router(state: AppState) -> Router {
                 "Une erreur inattendue s'est produite. Elle a été enregistrée ; réessayez plus tard.",
             )
         }))
+        // The time limit covers receiving the body (the CSRF check reads forms) as well as the
+        // answer, so a body trickled forever ends in a 408 — dressed in French by the next layer,
+        // like every refusal, and given the security headers further out.
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.config.request_timeout))
+        .layer(middleware::from_fn(crate::http::error::french_rejections))
+        .layer(middleware::from_fn_with_state(state.clone(), features::health::track_metrics))
+        .layer(middleware::from_fn(security::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -100,7 +104,7 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("impossible de créer le dossier de données {} : {e}", config.data_dir.display())
         })?;
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with(&config.database_url, config.db_acquire_timeout, config.db_wait).await?;
         crate::db::migrate(&db).await?;
         let listener = TcpListener::bind(config.addr)
             .await
@@ -138,9 +142,7 @@ impl Application {
                 None => shutdown_signal().await,
             }
         };
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal)
-            .await?;
+        serve(self.listener, app, self.state.config.header_read_timeout, signal).await;
         let _ = stop_tx.send(true);
         for w in workers {
             let _ = w.await;
@@ -148,6 +150,51 @@ impl Application {
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// Serves HTTP/1.1 until `signal`, then stops accepting and lets open connections finish.
+///
+/// What `axum::serve` does, plus a timer, without which hyper cannot enforce its header read
+/// timeout: a client that is silent or sends its headers byte by byte is disconnected after
+/// `header_read_timeout` (the timer runs from the connection's start, and again while a
+/// kept-alive connection waits for its next request). HTTP/1.1 only: browsers speak HTTP/2
+/// only over TLS, which the reverse proxy in front terminates.
+async fn serve(listener: TcpListener, app: Router, header_read_timeout: Duration, signal: impl Future<Output = ()>) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    tokio::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // pause rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut signal => break,
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(req)
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 async fn shutdown_signal() {

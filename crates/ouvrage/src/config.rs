@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use serde::Deserialize;
@@ -12,7 +13,8 @@ use serde::Deserialize;
 pub struct ConfigArgs {
     /// TOML configuration file; its keys are the option names below in snake_case
     /// (addr, data, database_url, base_url, smtp_url, mail_from, max_upload_mb, s3_bucket,
-    /// s3_endpoint, s3_region, metrics_token, orphan_grace_secs).
+    /// s3_endpoint, s3_region, metrics_token, orphan_grace_secs, db_wait_secs,
+    /// db_acquire_timeout_secs, header_read_timeout_secs, request_timeout_secs).
     #[arg(long, env = "OUVRAGE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Address the web server listens on [default: 127.0.0.1:8080].
@@ -58,6 +60,23 @@ pub struct ConfigArgs {
     /// for another instance's upload in flight [default: 900].
     #[arg(long, env = "OUVRAGE_ORPHAN_GRACE_SECS", global = true)]
     pub orphan_grace_secs: Option<u64>,
+    /// At start-up, how long to keep retrying a PostgreSQL server that does not answer (it may
+    /// be starting too) before giving up, in seconds [default: 60].
+    #[arg(long, env = "OUVRAGE_DB_WAIT_SECS", global = true)]
+    pub db_wait_secs: Option<u64>,
+    /// How long a request waits for a database connection before answering 503, in seconds
+    /// [default: 5 for PostgreSQL, 10 for SQLite].
+    #[arg(long, env = "OUVRAGE_DB_ACQUIRE_TIMEOUT_SECS", global = true)]
+    pub db_acquire_timeout_secs: Option<u64>,
+    /// A client that has not sent a request's headers within this many seconds is disconnected
+    /// (slow-client attacks) [default: 30].
+    #[arg(long, env = "OUVRAGE_HEADER_READ_TIMEOUT_SECS", global = true)]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Longest time to receive a request's body and answer it, in seconds; past it the client
+    /// gets 408 [default: 300, so that a full-size upload from a site's mobile link (25 MB at
+    /// 1 Mbit/s) still arrives].
+    #[arg(long, env = "OUVRAGE_REQUEST_TIMEOUT_SECS", global = true)]
+    pub request_timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -75,6 +94,10 @@ struct FileConfig {
     s3_region: Option<String>,
     metrics_token: Option<String>,
     orphan_grace_secs: Option<u64>,
+    db_wait_secs: Option<u64>,
+    db_acquire_timeout_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -100,6 +123,14 @@ pub struct Config {
     pub workers: bool,
     /// How often idle workers look for due work.
     pub worker_poll_ms: u64,
+    /// See [`ConfigArgs::db_wait_secs`].
+    pub db_wait: Duration,
+    /// See [`ConfigArgs::db_acquire_timeout_secs`]; `None` for the engine's default.
+    pub db_acquire_timeout: Option<Duration>,
+    /// See [`ConfigArgs::header_read_timeout_secs`].
+    pub header_read_timeout: Duration,
+    /// See [`ConfigArgs::request_timeout_secs`].
+    pub request_timeout: Duration,
 }
 
 /// Written by hand so that secrets (SMTP and database passwords, the metrics token) never reach
@@ -118,6 +149,10 @@ impl std::fmt::Debug for Config {
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .field("orphan_grace_secs", &self.orphan_grace_secs)
             .field("workers", &self.workers)
+            .field("db_wait", &self.db_wait)
+            .field("db_acquire_timeout", &self.db_acquire_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -162,6 +197,23 @@ impl Config {
             },
             None => StorageConfig::Local { root: data_dir.join("files") },
         };
+        let at_least_a_second = |name: &str, value: u64| -> anyhow::Result<Duration> {
+            anyhow::ensure!(value > 0, "{name} doit valoir au moins 1 seconde");
+            Ok(Duration::from_secs(value))
+        };
+        let header_read_timeout = at_least_a_second(
+            "header_read_timeout_secs",
+            args.header_read_timeout_secs.or(file.header_read_timeout_secs).unwrap_or(30),
+        )?;
+        let request_timeout = at_least_a_second(
+            "request_timeout_secs",
+            args.request_timeout_secs.or(file.request_timeout_secs).unwrap_or(300),
+        )?;
+        let db_acquire_timeout = args
+            .db_acquire_timeout_secs
+            .or(file.db_acquire_timeout_secs)
+            .map(|v| at_least_a_second("db_acquire_timeout_secs", v))
+            .transpose()?;
         Ok(Config {
             addr,
             database_url,
@@ -179,6 +231,10 @@ impl Config {
             data_dir,
             workers: true,
             worker_poll_ms: 1000,
+            db_wait: Duration::from_secs(args.db_wait_secs.or(file.db_wait_secs).unwrap_or(60)),
+            db_acquire_timeout,
+            header_read_timeout,
+            request_timeout,
         })
     }
 

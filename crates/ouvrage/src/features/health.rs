@@ -60,12 +60,16 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics))
 }
 
+/// 200 "ok" when the database answers, 503 otherwise (within the pool's acquire timeout), so a
+/// load balancer stops sending requests to an instance that has lost its database and sends
+/// them again once it is back.
 async fn healthz(State(state): State<AppState>) -> Response {
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response(),
+        Ok(()) => (StatusCode::OK, text, "ok").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "base de données injoignable").into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, text, "base de données injoignable").into_response()
         }
     }
 }

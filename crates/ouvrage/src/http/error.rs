@@ -27,20 +27,28 @@ pub enum AppError {
     Unauthenticated { next: String },
     #[error("changement de mot de passe requis")]
     MustChangePassword,
+    /// The database does not answer (see [`crate::db::is_unavailable`]).
     #[error("service indisponible")]
     Unavailable,
+    /// The file store refused a write: the file being sent was not recorded.
+    #[error("stockage des fichiers indisponible")]
+    StorageUnavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::error!(error = %e, "database unavailable");
-                AppError::Unavailable
-            }
-            other => AppError::Internal(other.into()),
+        if crate::db::is_unavailable(&e) {
+            tracing::error!(error = %e, "database unavailable");
+            AppError::Unavailable
+        } else if crate::db::is_unstorable_text(&e) {
+            // Typed by the client (a NUL byte in a field): PostgreSQL refuses it, SQLite not.
+            AppError::BadRequest(
+                "Un des champs contient un caractère invalide (octet nul) : retirez-le et réessayez.".into(),
+            )
+        } else {
+            AppError::Internal(e.into())
         }
     }
 }
@@ -65,6 +73,14 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
+fn database_unavailable() -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service momentanément indisponible",
+        "La base de données ne répond pas. Réessayez dans quelques instants.",
+    )
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
@@ -85,9 +101,7 @@ impl IntoResponse for AppError {
                 "Ce formulaire a expiré ou ne vient pas de cette application. Rechargez la page et recommencez.",
             ),
             AppError::TooManyRequests(msg) => error_page(StatusCode::TOO_MANY_REQUESTS, "Trop de tentatives", &msg),
-            AppError::PayloadTooLarge(msg) => {
-                error_page(StatusCode::PAYLOAD_TOO_LARGE, "Fichier trop volumineux", &msg)
-            }
+            AppError::PayloadTooLarge(msg) => error_page(StatusCode::PAYLOAD_TOO_LARGE, "Envoi trop volumineux", &msg),
             AppError::Unauthenticated { next } => {
                 let target = if next.is_empty() || next == "/" {
                     "/login".to_string()
@@ -97,11 +111,18 @@ impl IntoResponse for AppError {
                 Redirect::to(&target).into_response()
             }
             AppError::MustChangePassword => Redirect::to("/mot-de-passe/changer").into_response(),
-            AppError::Unavailable => error_page(
+            AppError::Unavailable => database_unavailable(),
+            AppError::StorageUnavailable => error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Service momentanément indisponible",
-                "La base de données ne répond pas. Réessayez dans quelques instants.",
+                "Stockage des fichiers indisponible",
+                "Le stockage des fichiers ne répond pas : le fichier en cours d'envoi n'a pas été enregistré. \
+                 Réessayez dans quelques instants.",
             ),
+            // A database failure that reached us wrapped (through `anyhow`) is still a 503.
+            AppError::Internal(e) if e.chain().any(|c| c.downcast_ref().is_some_and(crate::db::is_unavailable)) => {
+                tracing::error!(error = ?e, "database unavailable");
+                database_unavailable()
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 error_page(

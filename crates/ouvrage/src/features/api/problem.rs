@@ -64,6 +64,9 @@ pub struct ProblemDoc {
     /// For an unreadable file (422): a stable code of the reason (`dpe`, `not_xml`, `truncated`…).
     #[schema(nullable = false)]
     pub code: Option<String>,
+    /// For an unknown document type (422): the codes of the firm's document types.
+    #[schema(nullable = false)]
+    pub allowed_types: Option<Vec<String>>,
 }
 
 impl Problem {
@@ -103,7 +106,7 @@ impl Problem {
     /// 503 or 500 for a database failure (logged, never shown).
     pub fn internal(e: &sqlx::Error) -> Problem {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            e if crate::db::is_unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable (API)");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -150,7 +150,7 @@ impl From<UploadError> for AppError {
             UploadError::Db(db) => AppError::from(db),
             UploadError::Storage(s) => {
                 tracing::error!(error = %s, "file storage unavailable");
-                AppError::Unavailable
+                AppError::StorageUnavailable
             }
             refused => AppError::BadRequest(refused.to_string()),
         }
