@@ -1,27 +1,37 @@
-//! Crash safety of uploads: the real binary is killed with SIGKILL while clients deposit
-//! documents, then restarted, many times. After each restart every upload the server
-//! acknowledged is there with its bytes, no row points to missing or different bytes, no
-//! half-written file is visible, the database is intact, and the start-up sweep leaves no
-//! stored bytes that nothing points to.
+//! Crash safety: the real binary is killed with SIGKILL at random moments while clients write
+//! through its pages — document deposits, chantiers created from their thermal study and new
+//! versions of it, messages with and without attachments, on-screen signatures — then
+//! restarted, many times. After each restart every write the server acknowledged is there
+//! with its bytes, nothing is half-written, the database is intact, and the start-up sweep
+//! leaves no stored bytes that nothing points to.
+
+#[path = "crash_checks.rs"]
+mod checks;
+#[path = "crash_writers.rs"]
+mod writers;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ouvrage::db::Db;
 use ouvrage::features::files::FileStore;
-use ouvrage::features::files::storage::sha256_hex;
 use ouvrage::on_db;
 use rand::Rng;
-use reqwest::multipart::{Form, Part};
 
 use crate::support::*;
+use checks::Checker;
+use writers::{Ledger, Pool, Ready, Shared};
 
 /// Kill-and-restart rounds.
-const ROUNDS: usize = 6;
-/// Concurrent depositors during a round.
-const WRITERS: usize = 4;
+const ROUNDS: usize = 20;
+/// Pending signature requests made before the rounds.
+const POOL: usize = 160;
+/// Signatures each of the two signers attempts per round, at most.
+const SIGNER_QUOTA: usize = POOL / ROUNDS / 2;
+/// How long the writers run before the kill, at most (ms); the moment is drawn at random.
+const WINDOW_MS: std::ops::Range<u64> = 100..1000;
 
 fn ouvrage(env: &TestEnv) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ouvrage"));
@@ -32,218 +42,169 @@ fn ouvrage(env: &TestEnv) -> Command {
     c
 }
 
-fn start(env: &TestEnv) -> (Child, String) {
-    let mut child = ouvrage(env)
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "serve prints where it listens: {line}");
-    (child, url)
+/// The server process, killed with SIGKILL when dropped (a failing check never leaves it
+/// running).
+struct Server {
+    child: Child,
+    url: String,
 }
 
-/// The CSRF token of a page, or `None` when the server is gone.
-async fn page_token(b: &Browser, path: &str) -> Option<String> {
-    let resp = b.http.get(b.url(path)).send().await.ok()?;
-    extract_csrf(&resp.text().await.ok()?)
+impl Server {
+    fn start(env: &TestEnv) -> Server {
+        let mut child = ouvrage(env)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "serve prints where it listens: {line}");
+        Server { child, url }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
 }
 
-fn browser(url: &str) -> Browser {
-    let http =
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Browser { http, base: url.to_string() }
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
-/// A valid one-page PDF of about `size` bytes, unique to `tag`.
-fn pdf(tag: &str, size: usize) -> Vec<u8> {
-    let padding = "x".repeat(size);
-    let body = format!(
-        "%PDF-1.4\n% {tag}\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type/Pages/Kids[3 0 R]/Count 1>>\nendobj\n\
-         3 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>\nendobj\n% {padding}\n"
-    );
-    let xref_at = body.len();
-    let offsets: Vec<usize> = ["1 0 obj", "2 0 obj", "3 0 obj"].iter().map(|m| body.find(m).unwrap()).collect();
-    let mut out = body;
-    out.push_str("xref\n0 4\n0000000000 65535 f \n");
-    for o in offsets {
-        out.push_str(&format!("{o:010} 00000 n \n"));
-    }
-    out.push_str(&format!("trailer\n<</Size 4/Root 1 0 R>>\nstartxref\n{xref_at}\n%%EOF\n"));
-    out.into_bytes()
-}
-
-fn staging_files(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                found.extend(staging_files(&e.path()));
-            } else if e.file_name().to_string_lossy().contains('#') {
-                found.push(e.path().display().to_string());
-            }
-        }
-    }
-    found
-}
-
-async fn check_invariants(db: &Db, store: &FileStore, env: &TestEnv, acknowledged: &[String]) -> Vec<String> {
-    let mut problems = Vec::new();
-    // Every acknowledged deposit is there.
-    for title in acknowledged {
-        let found: Option<i64> = on_db!(db, |p| sqlx::query_scalar("SELECT id FROM documents WHERE title = $1")
-            .bind(title)
-            .fetch_optional(p)
-            .await)
-        .unwrap();
-        if found.is_none() {
-            problems.push(format!("acknowledged upload {title} lost"));
-        }
-    }
-    // Every document has its file row, and every file row its exact bytes.
-    let orphans: i64 = on_db!(db, |p| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM documents d LEFT JOIN files f ON f.id = d.file_id WHERE f.id IS NULL"
-    )
-    .fetch_one(p)
-    .await)
-    .unwrap();
-    if orphans > 0 {
-        problems.push(format!("{orphans} documents without their file row"));
-    }
-    let files: Vec<(i64, String, i64)> =
-        on_db!(db, |p| sqlx::query_as("SELECT id, sha256, size_bytes FROM files").fetch_all(p).await).unwrap();
-    for (id, sha, size) in &files {
-        match store.get(sha).await {
-            Ok(bytes) if sha256_hex(&bytes) == *sha && bytes.len() as i64 == *size => {}
-            Ok(_) => problems.push(format!("file {id}: stored bytes differ from their row")),
-            Err(e) => problems.push(format!("file {id}: bytes missing ({e})")),
-        }
-    }
-    // No half-written file, no bytes nobody points to (the start-up sweep ran).
-    let staging = staging_files(&env.tmp.path().join("files"));
-    if !staging.is_empty() {
-        problems.push(format!("half-written files visible: {staging:?}"));
-    }
-    let referenced: std::collections::HashSet<&str> = files.iter().map(|(_, s, _)| s.as_str()).collect();
-    let unreferenced: Vec<String> =
-        store.list().await.unwrap().into_iter().map(|(s, _)| s).filter(|s| !referenced.contains(s.as_str())).collect();
-    if !unreferenced.is_empty() {
-        problems.push(format!("{} stored objects nothing points to", unreferenced.len()));
-    }
-    if env.database_url.starts_with("sqlite") {
-        let check: String = on_db!(db, |p| sqlx::query_scalar("PRAGMA integrity_check").fetch_one(p).await).unwrap();
-        if check != "ok" {
-            problems.push(format!("SQLite integrity check: {check}"));
-        }
-    }
-    problems
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_survive_sigkill_at_random_moments() {
-    let env = TestEnv::new().await;
-    let demo = ouvrage(&env).arg("demo").output().unwrap();
-    assert!(demo.status.success(), "demo data: {}", String::from_utf8_lossy(&demo.stderr));
-    let config = env.config();
-    let store = FileStore::from_config(&config.storage).unwrap();
-    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut rng = rand::thread_rng();
-    let mut attempts = 0usize;
-    for round in 0..ROUNDS {
-        let (mut child, url) = start(&env);
-        let db = Db::connect(&env.database_url).await.unwrap();
-        // The server swept at start-up: wait for it to finish before checking (it runs beside
-        // the first requests).
-        let ok = eventually(Duration::from_secs(20), || {
-            let acknowledged = acknowledged.lock().unwrap().clone();
-            let db = db.clone();
-            let store = store.clone();
-            let env = env.clone();
-            async move { check_invariants(&db, &store, &env, &acknowledged).await.is_empty() }
-        })
-        .await;
-        if !ok {
-            let list = acknowledged.lock().unwrap().clone();
-            let problems = check_invariants(&db, &store, &env, &list).await;
-            panic!("after restart {round}: {problems:?}");
-        }
-        let site: i64 = on_db!(&db, |p| {
-            sqlx::query_scalar(
-            "SELECT s.id FROM sites s JOIN clients c ON c.id = s.client_id WHERE c.code = 'C001' ORDER BY s.id LIMIT 1"
+/// The first current site of client C001 (the demo client the writers belong to).
+async fn c001_site(db: &Db) -> i64 {
+    on_db!(db, |p| {
+        sqlx::query_scalar(
+            "SELECT s.id FROM sites s JOIN clients c ON c.id = s.client_id
+             WHERE c.code = 'C001' AND s.archived = FALSE AND s.kind = 'construction' ORDER BY s.id LIMIT 1",
         )
         .fetch_one(p)
         .await
-        })
-        .unwrap();
-        db.close().await;
+    })
+    .unwrap()
+}
 
-        let mut writers = Vec::new();
-        for w in 0..WRITERS {
-            let url = url.clone();
-            let acknowledged = acknowledged.clone();
-            writers.push(tokio::spawn(async move {
-                let b = browser(&url);
-                // The server may be killed at any moment: every request here may fail.
-                let Some(token) = page_token(&b, "/login").await else { return 0usize };
-                let login = b
-                    .http
-                    .post(b.url("/login"))
-                    .form(&[("_csrf", token.as_str()), ("email", "client@demo.test"), ("password", "demo-ouvrage")])
-                    .send()
-                    .await;
-                if !login.is_ok_and(|r| r.status() == 303) {
-                    return 0;
-                }
-                let page = format!("/espace/chantiers/{site}/documents");
-                let Some(token) = page_token(&b, &page).await else { return 0 };
-                let mut sent = 0;
-                for n in 0.. {
-                    let title = format!("crash-r{round}-w{w}-n{n}.pdf");
-                    let bytes = pdf(&title, 64 * 1024 + n * 997);
-                    let form =
-                        Form::new().text("type", "plan").part("files", Part::bytes(bytes).file_name(title.clone()));
-                    let resp = b.http.post(b.url(&format!("{page}?_csrf={token}"))).multipart(form).send().await;
-                    sent += 1;
-                    match resp {
-                        Ok(r) if r.status() == 303 => acknowledged.lock().unwrap().push(title),
-                        Ok(r) if r.status().is_server_error() => {}
-                        Ok(r) => panic!("unexpected answer {} to an upload", r.status()),
-                        Err(_) => break, // the server is gone
-                    }
-                }
-                sent
-            }));
-        }
-        // Let the writers run, then kill at a random moment.
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(300..1500))).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        for w in writers {
-            attempts += w.await.unwrap();
+/// Checks everything after a restart: waits for the start-up sweep (it runs beside the first
+/// requests), then panics with every problem found.
+async fn check_after_restart(
+    checker: &mut Checker,
+    env: &TestEnv,
+    store: &FileStore,
+    ledger: &Shared,
+    pool: &Pool,
+    when: &str,
+) {
+    let db = Db::connect(&env.database_url).await.unwrap();
+    eventually(Duration::from_secs(20), || {
+        let (db, store, env) = (db.clone(), store.clone(), env.clone());
+        async move { checks::leftovers(&db, &store, &env).await.is_empty() }
+    })
+    .await;
+    // Out of the lock while checking (no writer runs now).
+    let taken = std::mem::take(&mut *ledger.lock().unwrap());
+    let problems = checker.problems(&db, store, env, &taken, &pool.requests).await;
+    *ledger.lock().unwrap() = taken;
+    db.close().await;
+    assert!(problems.is_empty(), "{when}: {problems:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_of_every_kind_survive_sigkill_at_random_moments() {
+    let started = Instant::now();
+    let env = TestEnv::new().await;
+    let demo = ouvrage(&env).arg("demo").output().unwrap();
+    assert!(demo.status.success(), "demo data: {}", String::from_utf8_lossy(&demo.stderr));
+    let store = FileStore::from_config(&env.config().storage).unwrap();
+    let db = Db::connect(&env.database_url).await.unwrap();
+    let site = c001_site(&db).await;
+
+    // The requests to sign, put up by the office before the crashes begin.
+    let server = Server::start(&env);
+    let makers: Vec<_> = (0..4)
+        .map(|i| tokio::spawn(writers::make_pool(server.url.clone(), site, i * POOL / 4..(i + 1) * POOL / 4)))
+        .collect();
+    let mut titles = Vec::new();
+    for m in makers {
+        titles.extend(m.await.unwrap());
+    }
+    server.kill();
+    let ids: Vec<(i64, String)> = on_db!(&db, |p| sqlx::query_as(
+        "SELECT id, title FROM signature_requests WHERE title LIKE 'crash-sig-%' AND status = 'pending' ORDER BY id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(ids.len(), titles.len(), "every request of the pool is pending");
+    db.close().await;
+    let pool = Arc::new(Pool::new(ids));
+
+    let ledger: Shared = Arc::new(Mutex::new(Ledger::default()));
+    let mut checker = Checker::default();
+    let mut rng = rand::thread_rng();
+    for round in 0..ROUNDS {
+        let server = Server::start(&env);
+        check_after_restart(&mut checker, &env, &store, &ledger, &pool, &format!("after restart {round}")).await;
+
+        let url = server.url.clone();
+        let writers = 6;
+        let quota = SIGNER_QUOTA;
+        let ready = Ready(Arc::new(tokio::sync::Barrier::new(writers + 1)));
+        let tag = |w: usize| format!("r{round}w{w}");
+        let (l, r) = (ledger.clone(), ready.clone());
+        let tasks = vec![
+            tokio::spawn(writers::uploads(url.clone(), site, tag(0), l.clone(), r.clone())),
+            tokio::spawn(writers::studies(url.clone(), tag(1), l.clone(), r.clone())),
+            tokio::spawn(writers::client_messages(url.clone(), site, tag(2), l.clone(), r.clone())),
+            tokio::spawn(writers::office_messages(url.clone(), tag(3), l.clone(), r.clone())),
+            tokio::spawn(writers::signatures(
+                url.clone(),
+                "client.admin@demo.test",
+                quota,
+                pool.clone(),
+                l.clone(),
+                r.clone(),
+            )),
+            tokio::spawn(writers::signatures(url.clone(), "client@demo.test", quota, pool.clone(), l, r)),
+        ];
+        assert_eq!(tasks.len(), writers);
+        // Every writer has logged in: kill at a random moment of their writes.
+        ready.wait().await;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(WINDOW_MS))).await;
+        server.kill();
+        for t in tasks {
+            t.await.unwrap();
         }
     }
     // The last restart is checked too.
-    let (mut child, _url) = start(&env);
-    let db = Db::connect(&env.database_url).await.unwrap();
-    let acknowledged = acknowledged.lock().unwrap().clone();
-    let ok = eventually(Duration::from_secs(20), || {
-        let db = db.clone();
-        let store = store.clone();
-        let env = env.clone();
-        let acknowledged = acknowledged.clone();
-        async move { check_invariants(&db, &store, &env, &acknowledged).await.is_empty() }
-    })
-    .await;
-    let problems = if ok { Vec::new() } else { check_invariants(&db, &store, &env, &acknowledged).await };
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(problems.is_empty(), "after the last restart: {problems:?}");
-    assert!(acknowledged.len() >= ROUNDS, "uploads went through between kills ({} of {attempts})", acknowledged.len());
+    let server = Server::start(&env);
+    check_after_restart(&mut checker, &env, &store, &ledger, &pool, "after the last restart").await;
+    server.kill();
+
+    let l = ledger.lock().unwrap();
     eprintln!(
-        "crash test: {ROUNDS} kills survived, {} acknowledged uploads of {attempts} attempts",
-        acknowledged.len()
+        "crash test ({}): {ROUNDS} kills survived in {:.1} s; uploads {}; studies {}; messages {}; signatures {} \
+         ({} of {POOL} requests used)",
+        if env.database_url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" },
+        started.elapsed().as_secs_f64(),
+        l.uploads.summary(),
+        l.studies.summary(),
+        l.messages.summary(),
+        l.signatures.summary(),
+        pool.used(),
     );
+    // Each kind got writes through between the kills.
+    for (kind, acked) in [
+        ("uploads", l.uploads.acked.len()),
+        ("studies", l.studies.acked.len()),
+        ("messages", l.messages.acked.len()),
+        ("signatures", l.signatures.acked.len()),
+    ] {
+        assert!(acked >= ROUNDS / 2, "{kind}: only {acked} acknowledged writes");
+    }
 }

@@ -188,11 +188,38 @@ async fn deposit_at(
     deposit: Deposit<'_>,
     checked: CheckedUpload,
 ) -> Result<Deposited, DepositError> {
-    let tenant = by.who.tenant_id;
+    let stored = store_bytes(state, by, deposit, checked).await?;
+    let mut tx = state.db.begin().await?;
+    let done = write_rows(&mut tx, state, by, client, site, stored).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(done)
+}
+
+/// A deposit checked and its bytes in the store, waiting for its rows ([`write_rows`]).
+pub struct StoredDeposit<'a> {
+    document_type: &'a str,
+    published: Published,
+    requirement_id: Option<i64>,
+    type_label: String,
+    title: String,
+    stored: upload::StoredUpload,
+    twin: Option<upload::StoredUpload>,
+}
+
+/// The first half of [`deposit`]: the checks, then the bytes put in the store; no row yet. A
+/// caller that must write its own rows atomically with the document's (a signature) then calls
+/// [`write_rows`] in its transaction.
+pub async fn store_bytes<'a>(
+    state: &AppState,
+    by: &Depositor,
+    deposit: Deposit<'a>,
+    checked: CheckedUpload,
+) -> Result<StoredDeposit<'a>, DepositError> {
     check_pdf_opens(&checked)?;
     let type_label = {
         let mut tx = state.db.begin().await?;
-        types::label(&mut tx, tenant, deposit.document_type).await?
+        types::label(&mut tx, by.who.tenant_id, deposit.document_type).await?
     };
     let Some(type_label) = type_label else {
         return Err(DepositError::UnknownType(deposit.document_type.to_string()));
@@ -200,14 +227,37 @@ async fn deposit_at(
     let title = deposit.title.map(str::trim).filter(|t| !t.is_empty()).map(str::to_string);
     let title = title.unwrap_or_else(|| checked.name.clone());
     let stored = upload::put_bytes(&state.files, checked).await?;
-    let twin = match deposit.twin.clone() {
+    let twin = match deposit.twin {
         Some(t) => Some(upload::put_bytes(&state.files, t).await?),
         None => None,
     };
-    let mut tx = state.db.begin().await?;
-    let file_id = upload::insert_generated_file(&mut tx, by.who.clone(), Some(client), &stored).await?;
+    Ok(StoredDeposit {
+        document_type: deposit.document_type,
+        published: deposit.published,
+        requirement_id: deposit.requirement_id,
+        type_label,
+        title,
+        stored,
+        twin,
+    })
+}
+
+/// The second half of [`deposit`]: the file row, the document, the requirement it fulfils, the
+/// audit record and the notification, in the caller's transaction (the caller commits, then
+/// wakes the mailer).
+pub async fn write_rows(
+    tx: &mut crate::db::Tx,
+    state: &AppState,
+    by: &Depositor,
+    client: ClientId,
+    site: Option<&SiteRow>,
+    deposit: StoredDeposit<'_>,
+) -> Result<Deposited, DepositError> {
+    let tenant = by.who.tenant_id;
+    let StoredDeposit { document_type, published, requirement_id, type_label, title, stored, twin } = deposit;
+    let file_id = upload::insert_generated_file(tx, by.who.clone(), Some(client), &stored).await?;
     let twin_file_id = match &twin {
-        Some(t) => Some(upload::insert_generated_file(&mut tx, by.who.clone(), Some(client), t).await?),
+        Some(t) => Some(upload::insert_generated_file(tx, by.who.clone(), Some(client), t).await?),
         None => None,
     };
     let new = NewDocument {
@@ -215,14 +265,14 @@ async fn deposit_at(
         client_id: client,
         site_id: site.map(|s| s.id),
         file_id,
-        document_type: deposit.document_type,
+        document_type,
         title: &title,
         created_by: by.user_id(),
         api_token_id: by.api_token_id,
-        published: deposit.published,
+        published,
         twin_file_id,
     };
-    let inserted = store::insert(&mut tx, &new).await?;
+    let inserted = store::insert(tx, &new).await?;
     let place = match site {
         Some(site) => format!("sur « {} »", site.name),
         None => "pour le client".to_string(),
@@ -232,24 +282,16 @@ async fn deposit_at(
     } else {
         format!("Document « {title} » ({type_label}) déposé {place}")
     };
-    audit::record(&mut tx, by.who.clone(), "create", "document", Some(inserted.id.0), &summary).await?;
+    audit::record(tx, by.who.clone(), "create", "document", Some(inserted.id.0), &summary).await?;
     match site {
         Some(site) => {
-            requirements::on_document_added(
-                &mut tx,
-                tenant,
-                site,
-                deposit.document_type,
-                inserted.id,
-                deposit.requirement_id,
-                by.user_id(),
-            )
-            .await?;
-            if deposit.published == Published::No {
-                announce_deposit(&mut tx, by, client, &site.name, inserted.id, &title).await?;
+            requirements::on_document_added(tx, tenant, site, document_type, inserted.id, requirement_id, by.user_id())
+                .await?;
+            if published == Published::No {
+                announce_deposit(tx, by, client, &site.name, inserted.id, &title).await?;
             } else {
                 super::published::announce(
-                    &mut tx,
+                    tx,
                     state,
                     super::published::Announcement {
                         tenant,
@@ -257,16 +299,14 @@ async fn deposit_at(
                         document_id: inserted.id,
                         file_id,
                         title: &title,
-                        published: deposit.published,
+                        published,
                     },
                 )
                 .await?;
             }
         }
-        None => announce_deposit(&mut tx, by, client, "", inserted.id, &title).await?,
+        None => announce_deposit(tx, by, client, "", inserted.id, &title).await?,
     }
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
     Ok(Deposited { document: inserted, file_id, sha256: stored.sha256, title, size_bytes: stored.size_bytes })
 }
 

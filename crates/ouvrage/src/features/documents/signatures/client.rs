@@ -18,13 +18,14 @@ use crate::features::audit;
 use crate::features::clients::ui::parse_id;
 use crate::features::documents::store::Published;
 use crate::features::documents::types::SUPPORTING;
-use crate::features::documents::upload::{Deposit, Deposited, Depositor, deposit};
+use crate::features::documents::upload::{Deposit, Depositor, StoredDeposit, store_bytes, write_rows};
 use crate::features::files::kind::FileKind;
 use crate::features::files::multipart::read_form;
 use crate::features::files::serve_stored;
 use crate::features::files::upload;
 use crate::features::notifications::{self, Audience, Event};
 use crate::features::sites::list as site_list;
+use crate::features::sites::store::SiteRow;
 use crate::http::{Actor, AppError, AppResult, ClientActor, Ctx, render};
 
 #[derive(Template)]
@@ -132,20 +133,58 @@ pub async fn original(
 /// What a finished signature writes besides the signed document.
 pub(super) struct Finished<'a> {
     pub claim: &'a Claim,
-    pub deposited: &'a Deposited,
     pub event: &'static str,
-    pub detail: String,
+    /// The SHA-256 of the certificate that sealed an on-screen signature, for the evidence.
+    pub certificate: Option<String>,
     pub user_agent: String,
 }
 
-/// Marks the claimed request signed and records it (evidence, the office's notification, the
-/// audit), in one transaction. False when the claim was lost meanwhile.
-pub(super) async fn finish(state: &AppState, actor: &Actor, req: &RequestRow, f: Finished<'_>) -> AppResult<bool> {
+/// Files the signed version (its bytes already stored) and marks the claimed request signed,
+/// with the evidence, the office's notification and the audit, in one transaction: a crash
+/// never leaves a signed document on a request still pending. False when the claim was lost
+/// meanwhile (nothing is written); a failure gives the claim back.
+pub(super) async fn finish(
+    state: &AppState,
+    actor: &Actor,
+    req: &RequestRow,
+    site: &SiteRow,
+    signed: StoredDeposit<'_>,
+    f: Finished<'_>,
+) -> AppResult<bool> {
+    match write_signed(state, actor, req, site, signed, &f).await {
+        Ok(done) => {
+            if done {
+                state.mail_wakeup.notify_one();
+            }
+            Ok(done)
+        }
+        Err(e) => {
+            store::release(&state.db, f.claim).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn write_signed(
+    state: &AppState,
+    actor: &Actor,
+    req: &RequestRow,
+    site: &SiteRow,
+    signed: StoredDeposit<'_>,
+    f: &Finished<'_>,
+) -> AppResult<bool> {
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    if !store::finish(&mut tx, f.claim, f.deposited.document.id, now).await? {
+    let deposited = write_rows(&mut tx, state, &Depositor::user(actor), site.client_id, Some(site), signed).await?;
+    if !store::finish(&mut tx, f.claim, deposited.document.id, now).await? {
         return Ok(false);
     }
+    let detail = match &f.certificate {
+        Some(fingerprint) => {
+            format!("Document signé : n° {} ; certificat SHA-256 {fingerprint}", deposited.document.id)
+        }
+        None => format!("Version signée déposée : document n° {}", deposited.document.id),
+    };
     let label = actor.label();
     let evidence = NewEvidence {
         tenant_id: actor.tenant_id,
@@ -155,8 +194,8 @@ pub(super) async fn finish(state: &AppState, actor: &Actor, req: &RequestRow, f:
         user_label: &label,
         ip: &actor.ip,
         user_agent: &f.user_agent,
-        sha256: &f.deposited.sha256,
-        detail: &f.detail,
+        sha256: &deposited.sha256,
+        detail: &detail,
         at: now,
     };
     store::add_evidence(&mut tx, &evidence).await?;
@@ -174,7 +213,6 @@ pub(super) async fn finish(state: &AppState, actor: &Actor, req: &RequestRow, f:
     let summary = format!("« {} » signé {how}", req.title);
     audit::record(&mut tx, actor, "update", "signature_request", Some(req.id), &summary).await?;
     tx.commit().await?;
-    state.mail_wakeup.notify_one();
     Ok(true)
 }
 
@@ -241,8 +279,8 @@ pub async fn paper(
         requirement_id: None,
         twin: None,
     };
-    let deposited = match deposit(&state, &Depositor::user(&actor), &site, d, checked).await {
-        Ok(done) => done,
+    let stored = match store_bytes(&state, &Depositor::user(&actor), d, checked).await {
+        Ok(stored) => stored,
         Err(e) => {
             store::release(&state.db, &claim).await?;
             if e.is_refusal() {
@@ -253,14 +291,9 @@ pub async fn paper(
             return Err(e.into());
         }
     };
-    let finished = Finished {
-        claim: &claim,
-        deposited: &deposited,
-        event: "paper_signed",
-        detail: format!("Version signée déposée : document n° {}", deposited.document.id),
-        user_agent: user_agent(&headers),
-    };
-    if !finish(&state, &actor, &req, finished).await? {
+    let finished =
+        Finished { claim: &claim, event: "paper_signed", certificate: None, user_agent: user_agent(&headers) };
+    if !finish(&state, &actor, &req, &site, stored, finished).await? {
         return Ok(not_pending());
     }
     Ok(Redirect::to("/espace/signatures?msg=papier").into_response())

@@ -24,7 +24,7 @@ use crate::app::AppState;
 use crate::domain::time::{fr_datetime, now_ms};
 use crate::features::documents::store::Published;
 use crate::features::documents::types::SUPPORTING;
-use crate::features::documents::upload::{Deposit, Depositor, deposit};
+use crate::features::documents::upload::{Deposit, Depositor, store_bytes};
 use crate::features::files::storage::sha256_hex;
 use crate::features::files::upload;
 use crate::http::{Actor, AppError, AppResult, ClientActor, Ctx, render};
@@ -288,21 +288,15 @@ pub async fn sign(
         requirement_id: None,
         twin: None,
     };
-    let deposited = match deposit(&state, &Depositor::user(&actor), &site, d, checked).await {
-        Ok(done) => done,
+    let stored = match store_bytes(&state, &Depositor::user(&actor), d, checked).await {
+        Ok(stored) => stored,
         Err(e) => {
             store::release(&state.db, &claim).await?;
             return Err(e.into());
         }
     };
-    let finished = Finished {
-        claim: &claim,
-        deposited: &deposited,
-        event: "signed",
-        detail: format!("Document signé : n° {} ; certificat SHA-256 {fingerprint}", deposited.document.id),
-        user_agent: ua,
-    };
-    if !finish(&state, &actor, &req, finished).await? {
+    let finished = Finished { claim: &claim, event: "signed", certificate: Some(fingerprint), user_agent: ua };
+    if !finish(&state, &actor, &req, &site, stored, finished).await? {
         return Ok(not_pending());
     }
     Ok(Redirect::to("/espace/signatures?msg=signe").into_response())
