@@ -60,7 +60,63 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Back up the database and the stored files into the directory PATH, while the server runs.
+    #[command(long_about = BACKUP_HELP)]
+    Backup {
+        /// Directory to write the backup into: created if missing, refused if not empty.
+        path: std::path::PathBuf,
+    },
+    /// Restore a backup made by `ouvrage backup` into an empty database (stop the server first).
+    #[command(long_about = RESTORE_HELP)]
+    Restore {
+        /// Directory written by `ouvrage backup`.
+        path: std::path::PathBuf,
+        /// Replace the content of a database that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
 }
+
+const BACKUP_HELP: &str = "Back up the database and the stored files into the directory PATH, while the server runs.
+
+The copy is consistent even while users keep working: SQLite is copied with VACUUM INTO (one \
+read transaction), PostgreSQL with pg_dump (custom format) on a snapshot exported by the \
+command. The stored files that the copied rows point to are copied after the database, each \
+checked against its SHA-256, from the local directory DATA/files or from the S3 bucket.
+
+PATH is created if missing; an existing PATH must be an empty directory. It receives the \
+database (database.sqlite, or database.pgdump for PostgreSQL), the stored files under files/ \
+(files/ab/abcd…, each named by its SHA-256) and, written last, manifest.json: format version, \
+engine, date, version of ouvrage, rows per table, number and total size of the files, SHA-256 \
+of the database and of each file. A directory without manifest.json is not a backup.
+
+PostgreSQL needs pg_dump (package postgresql-client, at least the server's version), found on \
+PATH or in /usr/lib/postgresql/*/bin; the password of DATABASE_URL is passed through \
+PGPASSWORD, never on a command line nor in a message.
+
+Exit codes: 0 done; 2 refused (PATH not empty, not an ouvrage database…), nothing kept; 1 other \
+failure (the partial backup is removed).";
+
+const RESTORE_HELP: &str = "Restore a backup made by `ouvrage backup` into the database and file storage named by the \
+configuration (DATABASE_URL, OUVRAGE_DATA…).
+
+Before writing anything, every file of the backup is checked against the SHA-256 noted in its \
+manifest.json: a damaged or incomplete backup is refused and nothing is written. Then the stored \
+files are written (DATA/files or the S3 bucket), then the database in one step.
+
+SQLite: the copy is checked, then renamed over the database file (DATA/ouvrage.db by default). \
+Stop the server first: never restore under a running server.
+
+PostgreSQL: pg_restore's script is run by psql in a single transaction that empties the schema, \
+loads the backup and checks every table's row count: all or nothing. Needs pg_restore and psql \
+(package postgresql-client), found on PATH or in /usr/lib/postgresql/*/bin. Stop the servers \
+using that database first.
+
+The target database must be empty (or not exist yet, for SQLite) unless --force, which replaces \
+its content. Restoring a SQLite backup into PostgreSQL or the reverse is refused.
+
+Exit codes: 0 done; 2 refused (not a backup, damaged backup, database not empty, other engine); \
+1 other failure.";
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
@@ -202,6 +258,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut line)?;
             let password = line.lines().next().unwrap_or_default().to_string();
             create_user_cli(&db, &tenant, &email, &role, client.as_deref(), name.as_deref(), password).await
+        }
+        Some(Command::Backup { path }) => {
+            let manifest = crate::backup::backup(&config, &path).await?;
+            let rows: i64 = manifest.tables.values().sum();
+            println!(
+                "Sauvegarde écrite dans {} : base {} ({} tables, {rows} lignes), {} fichiers ({} octets).",
+                path.display(),
+                manifest.engine,
+                manifest.tables.len(),
+                manifest.files.count,
+                manifest.files.total_bytes
+            );
+            Ok(())
+        }
+        Some(Command::Restore { path, force }) => {
+            let restored = crate::backup::restore(&config, &path, force).await?;
+            let m = &restored.manifest;
+            let rows: i64 = m.tables.values().sum();
+            println!(
+                "Sauvegarde du {} restaurée{} : {} tables, {rows} lignes, {} fichiers ({} octets), tous vérifiés.",
+                m.created_at,
+                if restored.replaced { " (contenu précédent remplacé)" } else { "" },
+                m.tables.len(),
+                m.files.count,
+                m.files.total_bytes
+            );
+            Ok(())
         }
         Some(Command::Token { command: TokenCommand::Create { tenant, client, name } }) => {
             let db = open(&config).await?;

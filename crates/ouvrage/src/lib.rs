@@ -1,6 +1,7 @@
 //! ouvrage: back office and client extranet for French building-services firms.
 
 pub mod app;
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;
