@@ -526,6 +526,74 @@ async fn the_site_list_takes_the_filters_of_mes_chantiers() {
     app.stop().await;
 }
 
+/// What fuzzing the API against its OpenAPI document (`.ci/schemathesis.sh`) found: a parameter
+/// or a part is read exactly as the document describes it, whatever the document forbids is a
+/// 400 naming it, and a path that names nothing is a 404.
+#[tokio::test]
+async fn the_api_takes_exactly_what_its_document_describes() {
+    let app = TestApp::spawn().await;
+    let t = token(&app.db, "demo", "C001", "Logiciel").await;
+
+    // The site list: values that the document's enums, patterns and ranges refuse.
+    for (query, key) in [
+        ("phase=", "phase"),
+        ("status=%20done", "status"),
+        ("sort=", "sort"),
+        ("archived=1", "archived"),
+        ("postcode=", "postcode"),
+        ("page=%2B2", "page"),
+        ("per_page=201", "per_page"),
+        ("site_manager_id=0", "site_manager_id"),
+        ("from=1989-12-31", "from"),
+    ] {
+        let a = api_get(&app, Some(&t), &format!("/api/v1/sites?{query}")).await;
+        assert_problem(&a, 400, "");
+        assert!(a.json["errors"][key].is_string(), "{query}: {}", a.json);
+    }
+    // …and what it allows is taken: empty free text, the edges of the ranges.
+    for query in ["q=&city=", "page=1000000&per_page=200", "archived=false&order=desc&from=1990-01-01&to=2100-12-31"] {
+        let a = api_get(&app, Some(&t), &format!("/api/v1/sites?{query}")).await;
+        assert_eq!(a.status, 200, "{query}: {}", a.json);
+    }
+
+    // Ids that name nothing, even a segment that is no UTF-8 once decoded: 404, never 400 or 500.
+    for path in [
+        "/api/v1/sites/%FF",
+        "/api/v1/sites/0",
+        "/api/v1/sites/99999999999999999999",
+        "/api/v1/sites/%FF/documents",
+        "/api/v1/documents/%FF",
+        "/api/v1/documents/9223372036854775807/content",
+    ] {
+        let a = api_get(&app, Some(&t), path).await;
+        assert_problem(&a, 404, "introuvable");
+    }
+
+    // The import's parts: an integer, a boolean, no other part, none too long to read. A valid
+    // study comes with each, so that only the part is refused (it was dropped or misread before).
+    for (n, (part, value)) in [
+        ("site_id", ""),
+        ("site_id", "+1"),
+        ("create_anyway", "1"),
+        ("create_anyway", "TRUE"),
+        ("commentaire", "à mettre à jour"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = import(&app, &t, "e.xml", rt2012(6000 + n as u32), &[(part, value)]).await;
+        assert_problem(&a, 400, "");
+        assert!(a.json["errors"][part].is_string(), "{part}={value:?}: {}", a.json);
+    }
+    let long_id = "1".repeat(2000);
+    let a = import(&app, &t, "e.xml", rt2012(6100), &[("site_id", long_id.as_str())]).await;
+    assert_problem(&a, 400, "trop longue");
+    assert!(a.json["errors"]["site_id"].is_string(), "{}", a.json);
+    let imported = scalar(&app.db, "SELECT COUNT(*) FROM thermal_studies WHERE source = $1", "api").await;
+    assert_eq!(imported, 0, "no refused import created a chantier");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_back_office_creates_shows_once_and_revokes_tokens() {
     let app = TestApp::spawn().await;
@@ -666,6 +734,19 @@ async fn the_openapi_document_describes_the_api() {
     let form = &import["requestBody"]["content"]["multipart/form-data"]["schema"];
     assert_eq!(form["properties"]["file"]["format"], "binary");
     assert!(form["properties"]["site_id"].is_object() && form["properties"]["create_anyway"].is_object());
+    assert_eq!(form["additionalProperties"], false, "the import refuses other parts");
+    assert_eq!(form["properties"]["site_id"]["minimum"], 1);
+    // The list's parameters carry the checks the handler makes.
+    let params = doc["paths"]["/api/v1/sites"]["get"]["parameters"].as_array().unwrap();
+    let param = |name: &str| &params.iter().find(|p| p["name"] == name).unwrap()["schema"];
+    assert_eq!(param("per_page")["maximum"], 200);
+    assert_eq!(param("page")["minimum"], 1);
+    assert_eq!(param("phase")["enum"], serde_json::json!(["works", "handover"]));
+    assert_eq!(param("from")["format"], "date");
+    assert_eq!(param("postcode")["pattern"], "^[0-9]{1,5}$");
+    assert_eq!(param("q")["maxLength"], 200);
+    let id = &doc["paths"]["/api/v1/sites/{id}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(id["minimum"], 1, "{id}");
     for status in ["200", "201", "401", "409", "422"] {
         assert!(import["responses"][status].is_object(), "{status}");
     }

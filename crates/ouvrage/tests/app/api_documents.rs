@@ -293,6 +293,82 @@ async fn the_api_refuses_with_french_problems_and_keeps_each_token_to_its_client
     app.stop().await;
 }
 
+/// What fuzzing the API against its OpenAPI document (`.ci/schemathesis.sh`) found: each part
+/// and parameter is read as the document describes it, and what it forbids is a 400 naming it
+/// (before, an unknown part was ignored, an over-long text part silently dropped, an empty
+/// `type` or `publish_as` taken for none).
+#[tokio::test]
+async fn uploads_and_lists_take_exactly_what_the_document_describes() {
+    let app = app_sending_to(None).await;
+    let db = &app.db;
+    let t = token(db, "C001", "Logiciel").await;
+    let site = site_of(db, "C001").await;
+    let documents = || count(db, "SELECT COUNT(*) FROM documents");
+    let before = documents().await;
+
+    let long_title = "é".repeat(3000);
+    for (fields, part, says) in [
+        (vec![("type", "plan"), ("commentaire", "x")], "commentaire", "Partie inconnue"),
+        (vec![("type", ""), ("publish_as", "report")], "type", "vide"),
+        (vec![("type", "plan"), ("publish_as", "")], "publish_as", "report ou invoice"),
+        (vec![("type", "plan"), ("title", long_title.as_str())], "title", "trop longue"),
+        (vec![("type", "plan"), ("title", &long_title[..402])], "title", "200 caractères"),
+    ] {
+        let a = post_document(&app, Some(&t), site, Some(("p.pdf", tiny_pdf())), &fields).await;
+        assert_problem(&a, 400, says);
+        assert!(a.json["errors"][part].is_string(), "{fields:?}: {}", a.json);
+    }
+    // The Factur-X twin goes with an invoice only, as the document's `anyOf` says.
+    let form = Form::new()
+        .part("file", Part::bytes(tiny_pdf()).file_name("r.pdf"))
+        .text("publish_as", "report")
+        .part("xml", Part::bytes(std::fs::read(INVOICE_XML).unwrap()).file_name("f.xml"));
+    let resp = reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/sites/{site}/documents")))
+        .bearer_auth(&t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let a = answer(resp).await;
+    assert_problem(&a, 400, "facture publiée");
+    assert!(a.json["errors"]["xml"].is_string());
+    // A type code is taken as sent: with spaces it is no code of the firm (422, naming them).
+    let a = post_document(&app, Some(&t), site, Some(("p.pdf", tiny_pdf())), &[("type", " plan")]).await;
+    assert_problem(&a, 422, "n'existe pas");
+    // U+0000, which PostgreSQL text cannot hold (500 there before): no type has it, and a title
+    // loses its control characters.
+    let a = post_document(&app, Some(&t), site, Some(("p.pdf", tiny_pdf())), &[("type", "pl\0an")]).await;
+    assert_problem(&a, 422, "n'existe pas");
+    let a = answer(get(&app, Some(&t), &format!("/api/v1/sites/{site}/documents?type=pl%00an")).send().await.unwrap())
+        .await;
+    assert_eq!((a.status, a.json.as_array().map(Vec::len)), (200, Some(0)), "{}", a.json);
+    let a =
+        post_document(&app, Some(&t), site, Some(("p.pdf", tiny_pdf())), &[("type", "plan"), ("title", "Plan\0\nRDC")])
+            .await;
+    assert_eq!((a.status, a.json["title"].as_str()), (201, Some("Plan  RDC")), "{}", a.json);
+    assert_eq!(documents().await, before + 1, "only the titled document was stored");
+    // A title of 200 characters is taken.
+    let title = "é".repeat(200);
+    let a =
+        post_document(&app, Some(&t), site, Some(("p.pdf", tiny_pdf())), &[("type", "plan"), ("title", &title)]).await;
+    assert_eq!(a.status, 201, "{}", a.json);
+
+    // The list's parameters.
+    for (query, key) in [("per_page=501", "per_page"), ("page=0", "page"), ("published_as=", "published_as")] {
+        let a =
+            answer(get(&app, Some(&t), &format!("/api/v1/sites/{site}/documents?{query}")).send().await.unwrap()).await;
+        assert_problem(&a, 400, "");
+        assert!(a.json["errors"][key].is_string(), "{query}: {}", a.json);
+    }
+    let a = answer(
+        get(&app, Some(&t), &format!("/api/v1/sites/{site}/documents?type=&per_page=500")).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_oversized_document_gets_413() {
     let env = TestEnv::new().await;
@@ -332,6 +408,17 @@ async fn the_openapi_document_describes_the_document_endpoints() {
         assert!(create["responses"][status].is_object(), "{status}");
     }
     assert!(create["responses"]["422"]["content"]["application/problem+json"].is_object());
+    // The rules between the parts, and no other parts.
+    assert_eq!(form["additionalProperties"], false, "{form}");
+    assert_eq!(form["properties"]["type"]["minLength"], 1, "{form}");
+    assert_eq!(form["properties"]["title"]["maxLength"], 200, "{form}");
+    assert_eq!(form["properties"]["publish_as"]["enum"], serde_json::json!(["report", "invoice"]), "{form}");
+    let ways = form["anyOf"].as_array().unwrap();
+    assert_eq!(ways[0]["properties"]["publish_as"]["const"], "invoice", "{form}");
+    assert!(ways[1..].iter().all(|w| w["properties"]["xml"] == false), "{form}");
+    let list = &doc["paths"]["/api/v1/sites/{site_id}/documents"]["get"]["parameters"];
+    let per_page = list.as_array().unwrap().iter().find(|p| p["name"] == "per_page").unwrap();
+    assert_eq!(per_page["schema"]["maximum"], 500);
     let document = &doc["components"]["schemas"]["Document"]["properties"];
     for key in PROMISED.iter().chain(&["version", "size_bytes", "published_as", "content_url"]) {
         assert!(document[*key].is_object(), "Document.{key}");

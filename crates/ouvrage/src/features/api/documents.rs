@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,8 +24,10 @@ use bytes::Bytes;
 
 use super::auth::ApiActor;
 use super::problem::Problem;
-use super::schema::DocumentOut;
-use super::studies::{is_multipart, multipart_problem, read_capped, too_large};
+use super::schema::{DocumentOut, string_enum};
+use super::segment;
+use super::sites::whole_number;
+use super::studies::{is_multipart, multipart_problem, read_capped, text_too_long, too_large, unknown_part};
 use crate::app::AppState;
 use crate::domain::{DocumentId, Permission, Permissions, Role, UserId};
 use crate::features::clients::ui::positive_id;
@@ -76,6 +79,9 @@ async fn site_of(state: &AppState, actor: &ApiActor, raw: &str) -> Result<sites:
     sites::site(&state.db, actor.scope(), id).await.map_err(|e| Problem::internal(&e))?.ok_or_else(site_not_found)
 }
 
+/// The parts an upload may have (the OpenAPI document allows no others).
+const PARTS: [&str; 5] = ["file", "type", "publish_as", "title", "xml"];
+
 /// The parts of an upload.
 #[derive(Default)]
 struct Upload {
@@ -84,6 +90,8 @@ struct Upload {
     document_type: Option<String>,
     publish_as: Option<String>,
     title: Option<String>,
+    /// Parts refused while reading (unknown, too long), by name, with their French message.
+    errors: BTreeMap<String, String>,
 }
 
 fn malformed() -> Problem {
@@ -123,20 +131,22 @@ async fn read_upload(mut multipart: Multipart, max: u64) -> Result<Upload, Probl
                 *slot = Some((file_name, bytes));
             }
             "type" | "publish_as" | "title" => {
-                let bytes = read_capped(&mut field, MAX_TEXT_BYTES)
-                    .await
-                    .map_err(|e| multipart_problem(&e, max))?
-                    .unwrap_or_default();
-                let text = Some(String::from_utf8_lossy(&bytes).trim().to_string()).filter(|t| !t.is_empty());
+                let bytes = read_capped(&mut field, MAX_TEXT_BYTES).await.map_err(|e| multipart_problem(&e, max))?;
+                let Some(bytes) = bytes else {
+                    text_too_long(&mut upload.errors, &name, MAX_TEXT_BYTES);
+                    continue;
+                };
+                let text = String::from_utf8_lossy(&bytes).to_string();
                 match name.as_str() {
-                    "type" => upload.document_type = text,
-                    "publish_as" => upload.publish_as = text,
-                    _ => upload.title = text,
+                    "type" => upload.document_type = Some(text),
+                    "publish_as" => upload.publish_as = Some(text),
+                    _ => upload.title = Some(text),
                 }
             }
-            // Other parts are read and ignored.
+            // Read to its end, so that the answer reaches a client still sending.
             _ => {
                 read_capped(&mut field, 0).await.map_err(|e| multipart_problem(&e, max))?;
+                unknown_part(&mut upload.errors, &name, &PARTS);
             }
         }
     }
@@ -197,7 +207,7 @@ async fn unknown_type(state: &AppState, actor: &ApiActor, code: &str) -> Problem
         Avec `publish_as` (`report` ou `invoice`, PDF uniquement), le document est publié au client comme \
         par le bureau du prestataire : ses utilisateurs sont prévenus (les factures, seulement ceux qui \
         voient les factures) et une facture part aussitôt par e-mail, PDF joint, à l'adresse de facturation.",
-    params(("site_id" = i64, Path, description = "L'identifiant du site")),
+    params(("site_id" = i64, Path, minimum = 1, description = "L'identifiant du site")),
     request_body(content = inline(super::schema::DocumentUpload), content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Document déposé", body = DocumentOut,
@@ -221,11 +231,11 @@ async fn unknown_type(state: &AppState, actor: &ApiActor, code: &str) -> Problem
 pub async fn create(
     State(state): State<AppState>,
     actor: ApiActor,
-    Path(site_id): Path<String>,
+    site_id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, Problem> {
-    let site = site_of(&state, &actor, &site_id).await?;
+    let site = site_of(&state, &actor, &segment(site_id)).await?;
     if !is_multipart(&headers) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -238,7 +248,7 @@ pub async fn create(
     let max = state.config.max_upload_bytes;
     let form = read_upload(multipart, max).await?;
 
-    let mut errors = BTreeMap::new();
+    let mut errors = form.errors.clone();
     let published = match form.publish_as.as_deref() {
         None => Published::No,
         Some(code) => match Published::parse(code) {
@@ -252,12 +262,21 @@ pub async fn create(
             }
         },
     };
-    let document_type = match (form.document_type.clone(), published) {
-        (Some(t), _) => t,
+    // As sent: a code with spaces is an unknown code (422, naming the firm's codes).
+    let given_type = form.document_type.as_deref();
+    if given_type == Some("") {
+        errors.insert(
+            "type".to_string(),
+            "La partie « type » est vide : indiquez le code du type de document (plan, building_permit, photo…)."
+                .to_string(),
+        );
+    }
+    let document_type = match (given_type.filter(|t| !t.is_empty()), published) {
+        (Some(t), _) => t.to_string(),
         (None, Published::Report) => types::REPORT.to_string(),
         (None, Published::Invoice) => types::INVOICE.to_string(),
         (None, Published::No) => {
-            if form.publish_as.is_none() {
+            if form.publish_as.is_none() && given_type.is_none() {
                 errors.insert(
                     "type".to_string(),
                     "La partie « type » manque : indiquez le code du type de document (plan, building_permit, photo…)."
@@ -267,9 +286,11 @@ pub async fn create(
             String::new()
         }
     };
+    // Counted as sent, as the document's `maxLength`; kept without its surrounding spaces.
     if form.title.as_deref().is_some_and(|t| t.chars().count() > MAX_TITLE_CHARS) {
         errors.insert("title".to_string(), format!("Le titre ne doit pas dépasser {MAX_TITLE_CHARS} caractères."));
     }
+    let title = form.title.as_deref().map(one_line).filter(|t| !t.is_empty());
     if form.xml.is_some() && published != Published::Invoice {
         errors.insert(
             "xml".to_string(),
@@ -292,9 +313,11 @@ pub async fn create(
         return Err(Problem::bad_params(errors));
     }
     {
-        let mut tx = state.db.begin().await.map_err(|e| Problem::internal(&e))?;
-        let known = types::exists(&mut tx, actor.tenant_id, &document_type).await.map_err(|e| Problem::internal(&e))?;
-        drop(tx);
+        // No code holds U+0000, which PostgreSQL text cannot even be compared with.
+        let known = !document_type.contains('\0') && {
+            let mut tx = state.db.begin().await.map_err(|e| Problem::internal(&e))?;
+            types::exists(&mut tx, actor.tenant_id, &document_type).await.map_err(|e| Problem::internal(&e))?
+        };
         if !known {
             return Err(unknown_type(&state, &actor, &document_type).await);
         }
@@ -328,8 +351,7 @@ pub async fn create(
         }
     };
     let by = Depositor { who: actor.audit(), staff: false, api_token_id: Some(actor.token_id) };
-    let d =
-        Deposit { document_type: &document_type, title: form.title.as_deref(), published, requirement_id: None, twin };
+    let d = Deposit { document_type: &document_type, title: title.as_deref(), published, requirement_id: None, twin };
     let done = match deposits::deposit(&state, &by, &site, d, checked).await {
         Ok(done) => done,
         Err(DepositError::Upload(e)) => return Err(upload_problem(e)),
@@ -361,13 +383,15 @@ fn criteria(query: &str) -> Result<(DocumentFilter, i64, i64), Problem> {
             );
             continue;
         }
-        if values.insert(k.to_string(), v.trim().to_string()).is_some() {
+        if values.insert(k.to_string(), v.to_string()).is_some() {
             errors.insert(k.to_string(), format!("Le paramètre « {k} » est donné plusieurs fois."));
         }
     }
-    let get = |k: &str| values.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // Read as sent, as the OpenAPI document describes them: an empty `type` is no filter, an
+    // empty value of another parameter a wrong one.
+    let get = |k: &str| values.get(k).map(String::as_str);
     let mut filter = DocumentFilter { sort: DocumentSort::Newest, ..DocumentFilter::default() };
-    filter.document_type = get("type").map(str::to_string);
+    filter.document_type = get("type").filter(|t| !t.is_empty()).map(str::to_string);
     if let Some(p) = get("published_as") {
         match Published::parse(p) {
             Some(p @ (Published::Report | Published::Invoice)) => filter.published = Some(p),
@@ -379,8 +403,8 @@ fn criteria(query: &str) -> Result<(DocumentFilter, i64, i64), Problem> {
     let mut number = |key: &'static str, default: i64, max: i64| -> i64 {
         match get(key) {
             None => default,
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(n) if (1..=max).contains(&n) => n,
+            Some(raw) => match whole_number(raw) {
+                Some(n) if (1..=max).contains(&n) => n,
                 _ => {
                     errors.insert(key.into(), format!("« {raw} » : un nombre entier de 1 à {max} est attendu."));
                     default
@@ -400,12 +424,18 @@ fn criteria(query: &str) -> Result<(DocumentFilter, i64, i64), Problem> {
 pub struct ListParams {
     /// Only documents of this type code.
     r#type: Option<String>,
-    /// `report` or `invoice`: only what the firm published as such.
+    #[param(schema_with = published_schema)]
     published_as: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
     page: Option<i64>,
     /// Documents per page, 1 to 500 (default 200).
+    #[param(minimum = 1, maximum = 500)]
     per_page: Option<i64>,
+}
+
+fn published_schema() -> utoipa::openapi::Object {
+    string_enum("`report` or `invoice`: only what the firm published as such.", &["report", "invoice"])
 }
 
 /// The current documents of a site of the token's client, newest first.
@@ -417,7 +447,7 @@ pub struct ListParams {
     summary = "Lister les documents d'un chantier",
     description = "La version en cours de chaque document du chantier, les plus récents d'abord. L'en-tête \
         `X-Total-Count` donne le nombre de documents qui répondent aux filtres.",
-    params(("site_id" = i64, Path, description = "L'identifiant du site"), ListParams),
+    params(("site_id" = i64, Path, minimum = 1, description = "L'identifiant du site"), ListParams),
     responses(
         (status = 200, description = "Les documents", body = Vec<DocumentOut>,
             headers(("X-Total-Count" = i64, description = "Nombre total de documents qui répondent aux filtres"))),
@@ -433,20 +463,28 @@ pub struct ListParams {
 pub async fn list(
     State(state): State<AppState>,
     actor: ApiActor,
-    Path(site_id): Path<String>,
+    site_id: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
-    let site = site_of(&state, &actor, &site_id).await?;
+    let site = site_of(&state, &actor, &segment(site_id)).await?;
     let (mut filter, page, per_page) = criteria(query.as_deref().unwrap_or_default())?;
     filter.site = Some(site.id);
     let offset = (page - 1).saturating_mul(per_page);
-    let (rows, total) = store::search(&state.db, &reader(&actor), &filter, per_page, offset)
-        .await
-        .map_err(|e| Problem::internal(&e))?;
+    // No code holds U+0000 (which PostgreSQL text cannot even be compared with): nothing matches.
+    let (rows, total) = if filter.document_type.as_deref().is_some_and(|t| t.contains('\0')) {
+        (Vec::new(), 0)
+    } else {
+        store::search(&state.db, &reader(&actor), &filter, per_page, offset).await.map_err(|e| Problem::internal(&e))?
+    };
     let items: Vec<DocumentOut> = rows.iter().map(DocumentOut::from).collect();
     let mut resp = Json(items).into_response();
     resp.headers_mut().insert("x-total-count", HeaderValue::from(total));
     Ok(resp)
+}
+
+/// A title as lists show it: control characters (line breaks, U+0000…) become spaces.
+fn one_line(raw: &str) -> String {
+    raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string()
 }
 
 async fn visible(state: &AppState, actor: &ApiActor, raw: &str) -> Result<DocumentRow, Problem> {
@@ -464,7 +502,7 @@ async fn visible(state: &AppState, actor: &ApiActor, raw: &str) -> Result<Docume
     operation_id = "getDocument",
     tag = "Documents",
     summary = "Lire un document",
-    params(("id" = i64, Path, description = "L'identifiant du document")),
+    params(("id" = i64, Path, minimum = 1, description = "L'identifiant du document")),
     responses(
         (status = 200, description = "Le document", body = DocumentOut),
         (status = 401, description = "Jeton manquant, inconnu ou révoqué",
@@ -477,9 +515,9 @@ async fn visible(state: &AppState, actor: &ApiActor, raw: &str) -> Result<Docume
 pub async fn get(
     State(state): State<AppState>,
     actor: ApiActor,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DocumentOut>, Problem> {
-    let row = visible(&state, &actor, &id).await?;
+    let row = visible(&state, &actor, &segment(id)).await?;
     Ok(Json(DocumentOut::from(&row)))
 }
 
@@ -492,7 +530,7 @@ pub async fn get(
     summary = "Télécharger le contenu d'un document",
     description = "Le fichier tel qu'il a été déposé, avec son type (`Content-Type`) et son nom \
         (`Content-Disposition`). Le télécharger par l'API ne le marque pas comme lu par le client.",
-    params(("id" = i64, Path, description = "L'identifiant du document")),
+    params(("id" = i64, Path, minimum = 1, description = "L'identifiant du document")),
     responses(
         (status = 200, description = "Le contenu du fichier",
             content(
@@ -517,9 +555,9 @@ pub async fn get(
 pub async fn content(
     State(state): State<AppState>,
     actor: ApiActor,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Problem> {
-    let row = visible(&state, &actor, &id).await?;
+    let row = visible(&state, &actor, &segment(id)).await?;
     let bytes = match state.files.get(&row.sha256).await {
         Ok(b) => b,
         Err(object_store::Error::NotFound { .. }) => {

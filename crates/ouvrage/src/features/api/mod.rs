@@ -21,6 +21,8 @@ pub mod studies;
 pub mod tokens;
 
 use axum::Router;
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::routing::{get, post};
 
 use crate::app::AppState;
@@ -38,4 +40,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/documents/{id}/content", get(documents::content))
         .route("/bo/clients/{id}/integrations", get(bo::show).post(bo::create))
         .route("/bo/clients/{id}/integrations/{token_id}/revoquer", post(bo::revoke))
+}
+
+/// The `{id}` of a path as sent. A segment that does not decode to UTF-8 (`%FF`) names nothing
+/// of ours: empty, hence 404 like any other id that is not one, rather than the router's 400.
+fn segment(path: Result<Path<String>, PathRejection>) -> String {
+    path.map(|Path(s)| s).unwrap_or_default()
 }

@@ -80,7 +80,31 @@ impl Modify for BearerScheme {
 /// The document, built once.
 pub fn document() -> &'static serde_json::Value {
     static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises"))
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+        document_upload_rules(&mut doc);
+        doc
+    })
+}
+
+/// The rules between the parts of a document upload, which utoipa's types cannot express: `type`
+/// or `publish_as` must be given, and `xml` (the Factur-X twin) only goes with
+/// `publish_as=invoice` (the handler answers 400 otherwise). Written as the three ways an upload
+/// may be (an invoice; anything else with a type; anything else published as a report) rather
+/// than with `dependentSchemas`, which fewer tools follow.
+fn document_upload_rules(doc: &mut serde_json::Value) {
+    let upload = &mut doc["paths"]["/api/v1/sites/{site_id}/documents"]["post"]["requestBody"];
+    let Some(form) = upload["content"]["multipart/form-data"]["schema"].as_object_mut() else {
+        return;
+    };
+    form.insert(
+        "anyOf".into(),
+        serde_json::json!([
+            { "required": ["publish_as"], "properties": { "publish_as": { "const": "invoice" } } },
+            { "required": ["type"], "properties": { "xml": false } },
+            { "required": ["publish_as"], "properties": { "xml": false } }
+        ]),
+    );
 }
 
 pub async fn serve() -> Json<&'static serde_json::Value> {
@@ -109,6 +133,9 @@ mod tests {
         let form = &upload["requestBody"]["content"]["multipart/form-data"]["schema"];
         assert_eq!(form["properties"]["file"]["format"], "binary", "{form}");
         assert!(form["properties"]["type"].is_object() && form["properties"]["publish_as"].is_object(), "{form}");
+        assert_eq!(form["additionalProperties"], false, "{form}");
+        assert_eq!(form["anyOf"][0]["properties"]["publish_as"]["const"], "invoice", "{form}");
+        assert_eq!(form["anyOf"][1]["required"][0], "type", "{form}");
         assert!(doc["components"]["schemas"]["Document"]["properties"]["type"].is_object());
         let import = &doc["paths"]["/api/v1/thermal-studies"]["post"];
         assert!(import["requestBody"]["content"]["multipart/form-data"].is_object());

@@ -205,13 +205,14 @@ impl From<&Candidate> for DuplicateCandidate {
 
 /// The multipart request of `POST /api/v1/thermal-studies` (for the OpenAPI document).
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)] // the handler refuses other parts
 #[allow(dead_code)] // describes the request; the handler reads the parts one by one
 pub struct ThermalStudyUpload {
     /// The study: an RSET (RT2012) or RSEE (E+C-, RE2020) XML file.
     #[schema(value_type = String, format = Binary, content_media_type = "application/xml")]
     pub file: Vec<u8>,
     /// To file a new version of the study of this existing chantier instead of creating one.
-    #[schema(nullable = false)]
+    #[schema(nullable = false, minimum = 1)]
     pub site_id: Option<i64>,
     /// `true` to create the chantier even though existing ones look like it.
     #[schema(nullable = false)]
@@ -268,6 +269,16 @@ pub struct SiteOut {
     pub archived: bool,
     #[schema(required)]
     pub site_manager: Option<ManagerOut>,
+}
+
+/// The schema of a string that takes one of `values` (`schema_with` drops the field's doc
+/// comment, hence the description here).
+pub fn string_enum(description: &str, values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some(description))
+        .enum_values(Some(values.iter().copied()))
+        .build()
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -442,8 +453,26 @@ impl From<&DocumentRow> for DocumentOut {
     }
 }
 
+fn publish_as_schema() -> utoipa::openapi::Object {
+    string_enum(
+        "`report` or `invoice` to publish the document to the client (Mes rapports, Mes factures; PDF only): its \
+         users are notified, and an invoice is e-mailed with its PDF to the client's billing address. Without it, \
+         the document is filed on the site and the firm is notified.",
+        &["report", "invoice"],
+    )
+}
+
 /// The multipart request of `POST /api/v1/sites/{site_id}/documents` (for the OpenAPI document).
+// `openapi::document_upload_rules` adds what a struct cannot say: `type` or `publish_as` is
+// required, `xml` goes with `publish_as=invoice` only. The example is whole (no per-part ones), so
+// that tools that build a request from examples build a valid one.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)] // the handler refuses other parts
+#[schema(example = json!({
+    "type": "other",
+    "title": "Relevé de mesures",
+    "file": "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<releve/>\n"
+}))]
 #[allow(dead_code)] // describes the request; the handler reads the parts one by one
 pub struct DocumentUpload {
     /// The document: PDF, JPEG or PNG image, or XML (checked from its content, not its name).
@@ -451,15 +480,12 @@ pub struct DocumentUpload {
     pub file: Vec<u8>,
     /// The code of one of the firm's document types (`plan`, `building_permit`, `photo`, `report`,
     /// `invoice`…). Optional with `publish_as`, whose type it then is.
-    #[schema(nullable = false, example = "plan")]
+    #[schema(nullable = false, min_length = 1)]
     pub r#type: Option<String>,
-    /// `report` or `invoice` to publish the document to the client (Mes rapports, Mes factures;
-    /// PDF only): its users are notified, and an invoice is e-mailed with its PDF to the client's
-    /// billing address. Without it, the document is filed on the site and the firm is notified.
-    #[schema(nullable = false, example = "report")]
+    #[schema(schema_with = publish_as_schema)]
     pub publish_as: Option<String>,
     /// The title lists show (200 characters at most); the file's name when absent.
-    #[schema(nullable = false, example = "Rapport de test d'étanchéité")]
+    #[schema(nullable = false, max_length = 200)]
     pub title: Option<String>,
     /// For an invoice: its Factur-X XML (CII, without DTD).
     #[schema(value_type = Option<String>, format = Binary, nullable = false)]

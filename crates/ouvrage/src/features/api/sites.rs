@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use chrono::NaiveDate;
 use utoipa::IntoParams;
 
 use super::auth::ApiActor;
 use super::problem::Problem;
-use super::schema::{SiteDetail, SiteList, SiteOut, StudyVersionOut};
+use super::schema::{SiteDetail, SiteList, SiteOut, StudyVersionOut, string_enum};
+use super::segment;
 use crate::app::AppState;
 use crate::domain::text::search_key;
 use crate::domain::{ContactId, SiteId};
@@ -24,39 +26,94 @@ const MAX_WORDS: usize = 6;
 pub const DEFAULT_PER_PAGE: i64 = 50;
 pub const MAX_PER_PAGE: i64 = 200;
 
-/// The query parameters of the list (all optional).
+/// The query parameters of the list (all optional). A parameter is read exactly as sent: only
+/// `q` and `city`, free text, may be empty (no filter).
 #[derive(IntoParams, Default, Debug)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // describes the parameters; `criteria` reads them
 pub struct ListParams {
     /// Free text: words to find in the name, address, permit number or owner.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Postcode or its beginning, 1 to 5 digits (`44` for the whole department).
+    #[param(pattern = "^[0-9]{1,5}$", example = "44")]
     postcode: Option<String>,
     /// Text to find in the city.
+    #[param(max_length = 100)]
     city: Option<String>,
     /// The site manager (contact id).
+    #[param(minimum = 1)]
     site_manager_id: Option<i64>,
-    /// Intervention dates (expected or actual) from this day, `YYYY-MM-DD`.
+    #[param(schema_with = from_schema)]
     from: Option<String>,
-    /// …to this day, `YYYY-MM-DD`.
+    #[param(schema_with = to_schema)]
     to: Option<String>,
-    /// `works` or `handover`.
+    #[param(schema_with = phase_schema)]
     phase: Option<String>,
-    /// `to_schedule`, `scheduled`, `done` or `cancelled`.
+    #[param(schema_with = status_schema)]
     status: Option<String>,
-    /// `construction`, `residence`, `dwelling` or `premises`.
+    #[param(schema_with = kind_schema)]
     kind: Option<String>,
     /// `true` for archived sites instead of current ones.
     archived: Option<bool>,
-    /// `name` (default), `postcode`, `city`, `manager`, `date`, `phase` or `status`.
+    #[param(schema_with = sort_schema)]
     sort: Option<String>,
-    /// `asc` (default) or `desc`.
+    #[param(schema_with = order_schema)]
     order: Option<String>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1_000_000)]
     page: Option<i64>,
     /// Sites per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     per_page: Option<i64>,
+}
+
+/// A day `YYYY-MM-DD` with a year from 1990 to 2100, as [`day`] takes it (`schema_with` drops the
+/// field's doc comment, hence the description here).
+fn day_schema(description: &str) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .description(Some(description))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Date)))
+        .pattern(Some("^(199[0-9]|20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))
+        .build()
+}
+
+fn from_schema() -> utoipa::openapi::Object {
+    day_schema("Intervention dates (expected or actual) from this day, `YYYY-MM-DD` (years 1990 to 2100).")
+}
+
+fn to_schema() -> utoipa::openapi::Object {
+    day_schema("…to this day, `YYYY-MM-DD` (years 1990 to 2100), not before `from`.")
+}
+
+fn phase_schema() -> utoipa::openapi::Object {
+    string_enum("`works` or `handover`.", &["works", "handover"])
+}
+
+fn status_schema() -> utoipa::openapi::Object {
+    string_enum(
+        "`to_schedule`, `scheduled`, `done` or `cancelled`.",
+        &["to_schedule", "scheduled", "done", "cancelled"],
+    )
+}
+
+fn kind_schema() -> utoipa::openapi::Object {
+    string_enum(
+        "`construction`, `residence`, `dwelling` or `premises`.",
+        &["construction", "residence", "dwelling", "premises"],
+    )
+}
+
+fn sort_schema() -> utoipa::openapi::Object {
+    string_enum(
+        "`name` (default), `postcode`, `city`, `manager`, `date`, `phase` or `status`.",
+        &["name", "postcode", "city", "manager", "date", "phase", "status"],
+    )
+}
+
+fn order_schema() -> utoipa::openapi::Object {
+    string_enum("`asc` (default) or `desc`.", &["asc", "desc"])
 }
 
 const PARAMS: [&str; 14] = [
@@ -89,6 +146,15 @@ fn sort_of(code: &str) -> Option<SiteSort> {
     })
 }
 
+/// A number written with digits only (no sign, no spaces), as a query parameter of type
+/// integer is; `None` otherwise or when it does not fit in 64 bits.
+pub(super) fn whole_number(raw: &str) -> Option<i64> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
+}
+
 fn day(raw: &str) -> Result<String, String> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
@@ -110,11 +176,13 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
             );
             continue;
         }
-        if values.insert(k.to_string(), v.trim().to_string()).is_some() {
+        if values.insert(k.to_string(), v.to_string()).is_some() {
             errors.insert(k.to_string(), format!("Le paramètre « {k} » est donné plusieurs fois."));
         }
     }
-    let get = |k: &str| values.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    // Read as sent, as the OpenAPI document describes them: an empty value is a wrong value,
+    // except for the free-text `q` and `city`.
+    let get = |k: &str| values.get(k).map(String::as_str);
     let mut f = SiteFilter::default();
     if let Some(q) = get("q") {
         if q.chars().count() > 200 {
@@ -124,7 +192,7 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
         f.words = folded.split(' ').filter(|w| !w.is_empty()).take(MAX_WORDS).map(String::from).collect();
     }
     if let Some(cp) = get("postcode") {
-        if cp.len() <= 5 && cp.bytes().all(|b| b.is_ascii_digit()) {
+        if (1..=5).contains(&cp.len()) && cp.bytes().all(|b| b.is_ascii_digit()) {
             f.postcode_prefix = cp.to_string();
         } else {
             errors.insert(
@@ -138,11 +206,13 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
         if city.chars().count() > 100 {
             errors.insert("city".into(), "La commune recherchée ne doit pas dépasser 100 caractères.".into());
         }
-        f.city = search_key(&[city]);
+        if !city.trim().is_empty() {
+            f.city = search_key(&[city]);
+        }
     }
     if let Some(m) = get("site_manager_id") {
-        match m.parse::<i64>() {
-            Ok(id) if id > 0 => f.manager = Some(ContactId(id)),
+        match whole_number(m) {
+            Some(id) if id > 0 => f.manager = Some(ContactId(id)),
             _ => {
                 errors.insert("site_manager_id".into(), format!("« {m} » n'est pas un identifiant de contact."));
             }
@@ -165,7 +235,7 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
         errors.insert("to".into(), "La date de fin de la période précède sa date de début.".into());
     }
     if let Some(p) = get("phase") {
-        match Phase::parse(p) {
+        match Phase::parse(p).filter(|x| x.code() == p) {
             Some(p) => f.phase = Some(p.code()),
             None => {
                 errors.insert("phase".into(), format!("Phase inconnue « {p} » : works ou handover."));
@@ -173,7 +243,7 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
         }
     }
     if let Some(s) = get("status") {
-        match SiteStatus::parse(s) {
+        match SiteStatus::parse(s).filter(|x| x.code() == s) {
             Some(s) => f.status = Some(s.code()),
             None => {
                 errors.insert(
@@ -184,7 +254,7 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
         }
     }
     if let Some(k) = get("kind") {
-        match SiteKind::parse(k) {
+        match SiteKind::parse(k).filter(|x| x.code() == k) {
             Some(k) => f.kind = Some(k.code()),
             None => {
                 errors.insert(
@@ -196,8 +266,8 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
     }
     if let Some(a) = get("archived") {
         match a {
-            "true" | "1" => f.archived = true,
-            "false" | "0" => f.archived = false,
+            "true" => f.archived = true,
+            "false" => f.archived = false,
             _ => {
                 errors.insert("archived".into(), format!("« {a} » : true ou false est attendu."));
             }
@@ -226,8 +296,8 @@ pub fn criteria(query: &str) -> Result<(SiteFilter, i64, i64), Problem> {
     let mut number = |key: &'static str, default: i64, max: i64| -> i64 {
         match get(key) {
             None => default,
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(n) if (1..=max).contains(&n) => n,
+            Some(raw) => match whole_number(raw) {
+                Some(n) if (1..=max).contains(&n) => n,
                 _ => {
                     errors.insert(key.into(), format!("« {raw} » : un nombre entier de 1 à {max} est attendu."));
                     default
@@ -278,7 +348,7 @@ pub async fn list(
     operation_id = "getSite",
     tag = "Chantiers",
     summary = "Lire un chantier",
-    params(("id" = i64, Path, description = "L'identifiant du site")),
+    params(("id" = i64, Path, minimum = 1, description = "L'identifiant du site")),
     responses(
         (status = 200, description = "Le site et sa dernière étude thermique", body = SiteDetail),
         (status = 401, description = "Jeton manquant, inconnu ou révoqué",
@@ -291,10 +361,10 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     actor: ApiActor,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<SiteDetail>, Problem> {
     let not_found = || Problem::not_found("Ce chantier est introuvable pour ce client.");
-    let id = positive_id(&id).ok_or_else(not_found)?;
+    let id = positive_id(&segment(id)).ok_or_else(not_found)?;
     let scope = actor.scope();
     let site = store::site(&state.db, scope, id).await.map_err(|e| Problem::internal(&e))?.ok_or_else(not_found)?;
     let versions = studies::versions(&state.db, scope, SiteId(id)).await.map_err(|e| Problem::internal(&e))?;

@@ -3,6 +3,8 @@
 //! site form, through [`studies::import`]: what a site requires, the duplicate check, the same
 //! file never twice.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
@@ -14,6 +16,7 @@ use ouvrage_thermal::{self as thermal, ParseError};
 use super::auth::ApiActor;
 use super::problem::Problem;
 use super::schema::{ChangeOut, DuplicateCandidate, ImportedStudy, StudyOut, UpdatedStudy};
+use super::sites::whole_number;
 use crate::app::AppState;
 use crate::domain::SiteId;
 use crate::features::files::fr_size;
@@ -22,10 +25,13 @@ use crate::features::sites::store;
 use crate::features::sites::studies::{self, Importer, Source, StudyError};
 
 /// The longest text part (`site_id`, `create_anyway`) read.
-const MAX_TEXT_BYTES: usize = 1024;
+const MAX_TEXT_BYTES: u64 = 1024;
 
 /// The name a study is kept under when its part carries none.
 const DEFAULT_NAME: &str = "etude-thermique.xml";
+
+/// The parts the request may have (the OpenAPI document allows no others).
+const PARTS: [&str; 3] = ["file", "site_id", "create_anyway"];
 
 /// The parts of the request.
 #[derive(Default)]
@@ -33,6 +39,26 @@ struct Upload {
     file: Option<(String, Bytes)>,
     site_id: Option<String>,
     create_anyway: Option<String>,
+    /// Parts refused while reading (unknown, too long), by name, with their French message.
+    errors: BTreeMap<String, String>,
+}
+
+/// At most this many wrong parts are named in an answer.
+const MAX_PART_ERRORS: usize = 20;
+
+/// Notes a part the operation does not take.
+pub(super) fn unknown_part(errors: &mut BTreeMap<String, String>, name: &str, known: &[&str]) {
+    if errors.len() < MAX_PART_ERRORS {
+        errors.insert(
+            name.to_string(),
+            format!("Partie inconnue « {name} » : les parties reconnues sont {}.", known.join(", ")),
+        );
+    }
+}
+
+/// Notes a text part longer than `max` bytes.
+pub(super) fn text_too_long(errors: &mut BTreeMap<String, String>, name: &str, max: u64) {
+    errors.insert(name.to_string(), format!("La partie « {name} » est trop longue ({max} octets au plus)."));
 }
 
 pub(super) fn is_multipart(headers: &HeaderMap) -> bool {
@@ -122,33 +148,37 @@ async fn read_upload(mut multipart: Multipart, max: u64) -> Result<Upload, Probl
                 upload.file = Some((file_name, bytes));
             }
             "site_id" | "create_anyway" => {
-                let bytes = read_capped(&mut field, MAX_TEXT_BYTES as u64)
-                    .await
-                    .map_err(|e| multipart_problem(&e, max))?
-                    .unwrap_or_default();
-                let text = String::from_utf8_lossy(&bytes).trim().to_string();
+                let bytes = read_capped(&mut field, MAX_TEXT_BYTES).await.map_err(|e| multipart_problem(&e, max))?;
+                let Some(bytes) = bytes else {
+                    text_too_long(&mut upload.errors, &name, MAX_TEXT_BYTES);
+                    continue;
+                };
+                // Read as sent: the document says an integer, a boolean.
+                let text = String::from_utf8_lossy(&bytes).to_string();
                 if name == "site_id" {
                     upload.site_id = Some(text);
                 } else {
                     upload.create_anyway = Some(text);
                 }
             }
-            // Other parts are read and ignored.
+            // Read to its end, so that the answer reaches a client still sending.
             _ => {
                 read_capped(&mut field, 0).await.map_err(|e| multipart_problem(&e, max))?;
+                unknown_part(&mut upload.errors, &name, &PARTS);
             }
         }
     }
     Ok(upload)
 }
 
-/// `site_id` and `create_anyway` as the request gives them; 400 with their messages otherwise.
+/// `site_id` and `create_anyway` as the request gives them; 400 with their messages (and those
+/// of the parts refused while reading) otherwise.
 fn options(upload: &Upload) -> Result<(Option<SiteId>, bool), Problem> {
-    let mut errors = std::collections::BTreeMap::new();
+    let mut errors = upload.errors.clone();
     let site = match upload.site_id.as_deref() {
-        None | Some("") => None,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(id) if id > 0 => Some(SiteId(id)),
+        None => None,
+        Some(raw) => match whole_number(raw) {
+            Some(id) if id > 0 => Some(SiteId(id)),
             _ => {
                 errors.insert(
                     "site_id".to_string(),
@@ -158,9 +188,9 @@ fn options(upload: &Upload) -> Result<(Option<SiteId>, bool), Problem> {
             }
         },
     };
-    let anyway = match upload.create_anyway.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        None | Some("") | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
+    let anyway = match upload.create_anyway.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
         Some(other) => {
             errors.insert(
                 "create_anyway".to_string(),
@@ -352,13 +382,22 @@ mod tests {
     use super::*;
 
     fn upload(site: Option<&str>, anyway: Option<&str>) -> Upload {
-        Upload { file: None, site_id: site.map(String::from), create_anyway: anyway.map(String::from) }
+        Upload {
+            file: None,
+            site_id: site.map(String::from),
+            create_anyway: anyway.map(String::from),
+            errors: BTreeMap::new(),
+        }
     }
 
     #[test]
     fn options_are_checked() {
         assert_eq!(options(&upload(None, None)).unwrap(), (None, false));
-        assert_eq!(options(&upload(Some("12"), Some("TRUE"))).unwrap(), (Some(SiteId(12)), true));
+        assert_eq!(options(&upload(Some("12"), Some("true"))).unwrap(), (Some(SiteId(12)), true));
+        // As the document says: an integer, a boolean, nothing else.
+        for (site, anyway) in [(Some(""), None), (Some("+12"), None), (None, Some("1")), (None, Some("TRUE"))] {
+            assert!(options(&upload(site, anyway)).is_err(), "{site:?} {anyway:?}");
+        }
         let p = options(&upload(Some("douze"), Some("oui"))).unwrap_err();
         assert_eq!(p.status, StatusCode::BAD_REQUEST);
         let errors = &p.extensions["errors"];
