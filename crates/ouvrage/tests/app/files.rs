@@ -390,3 +390,33 @@ async fn missing_bytes_answer_a_french_not_found_page() {
     assert!(body.contains("Fichier indisponible"));
     app.stop().await;
 }
+
+/// An upload whose bytes are already stored but unreferenced (a deleted document's, say) must not
+/// lose them to the orphan sweep between finding them there and committing its row: the upload
+/// writes old bytes again, and the sweep leaves objects written since it listed them.
+#[tokio::test]
+async fn the_orphan_sweep_never_deletes_bytes_an_upload_is_about_to_reference() {
+    use ouvrage::features::files::sweep::sweep;
+    let app = TestApp::spawn().await;
+    let bytes = pdf("orphan-race");
+    let sha = app.files.put(bytes.clone().into()).await.unwrap();
+    let object = app.data_dir.join("files/sha256").join(&sha[0..2]).join(&sha[2..4]).join(&sha);
+    assert!(object.is_file(), "stored at {}", object.display());
+    // Left unreferenced for two hours: past the sweep's grace period.
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    std::fs::File::options().write(true).open(&object).unwrap().set_modified(two_hours_ago).unwrap();
+    let grace_start = now_ms() - 15 * 60 * 1000;
+
+    // An upload of the same bytes stores them (its row is not committed yet)...
+    assert_eq!(app.files.put(bytes.clone().into()).await.unwrap(), sha);
+    // ...while the sweep runs: the bytes stay.
+    let swept = sweep(&app.db, &app.files, grace_start).await.unwrap();
+    assert_eq!(swept.deleted, 0, "{swept:?}");
+    assert_eq!(app.files.get(&sha).await.unwrap().as_ref(), bytes.as_slice());
+
+    // Truly forgotten bytes do go.
+    std::fs::File::options().write(true).open(&object).unwrap().set_modified(two_hours_ago).unwrap();
+    let swept = sweep(&app.db, &app.files, grace_start).await.unwrap();
+    assert_eq!(swept.deleted, 1, "{swept:?}");
+    assert!(!object.exists());
+}

@@ -35,6 +35,10 @@ fn key(sha: &str) -> ObjectPath {
     ObjectPath::from(format!("sha256/{}/{}/{}", &sha[0..2], &sha[2..4], sha))
 }
 
+/// Bytes written less than this many seconds ago are not written again by an upload of the same
+/// content; the orphan sweep's grace period must be longer (it is 15 minutes by default).
+const FRESH_SECS: i64 = 60;
+
 impl FileStore {
     pub fn from_config(config: &StorageConfig) -> anyhow::Result<FileStore> {
         let mut local_root = None;
@@ -66,7 +70,16 @@ impl FileStore {
         let sha = sha256_hex(&bytes);
         let path = key(&sha);
         match self.inner.head(&path).await {
-            Ok(meta) if meta.size as usize == bytes.len() => return Ok(sha),
+            // The same bytes written moments ago: nothing to do. Older ones are written again, so
+            // that they are recent: the orphan sweep only deletes objects older than its grace
+            // period (and checks again just before deleting), so it cannot delete, under a row
+            // about to be committed, bytes that an upload found already there.
+            Ok(meta)
+                if meta.size as usize == bytes.len()
+                    && chrono::Utc::now().signed_duration_since(meta.last_modified).num_seconds() < FRESH_SECS =>
+            {
+                return Ok(sha);
+            }
             Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -118,6 +131,15 @@ impl FileStore {
                 valid.then(|| (name, m.last_modified.timestamp_millis()))
             })
             .collect())
+    }
+
+    /// When the object was last written (ms), `None` when there is none.
+    pub async fn written_at(&self, sha: &str) -> Result<Option<i64>, object_store::Error> {
+        match self.inner.head(&key(sha)).await {
+            Ok(meta) => Ok(Some(meta.last_modified.timestamp_millis())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn delete(&self, sha: &str) -> Result<(), object_store::Error> {

@@ -43,7 +43,10 @@ pub async fn sweep(db: &Db, store: &FileStore, before_ms: i64) -> anyhow::Result
                     .bind(*sha)
                     .fetch_optional(p)
                     .await)?;
-            if still_orphan.is_none() {
+            // And not written again since the listing: an upload that found these bytes already
+            // there writes them anew before committing its row (see `FileStore::put`).
+            let rewritten = store.written_at(sha).await?.is_none_or(|at| at > before_ms);
+            if still_orphan.is_none() && !rewritten {
                 store.delete(sha).await?;
                 deleted += 1;
             }
