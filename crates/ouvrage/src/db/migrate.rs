@@ -30,6 +30,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "messaging", sql: include_str!("../../migrations/0008_messaging.sql") },
     Migration { version: 9, name: "documents", sql: include_str!("../../migrations/0009_documents.sql") },
     Migration { version: 10, name: "interventions", sql: include_str!("../../migrations/0010_interventions.sql") },
+    Migration {
+        version: 11,
+        name: "site_list_indexes",
+        sql: include_str!("../../migrations/0011_site_list_indexes.sql"),
+    },
 ];
 
 pub fn render(sql: &str, engine: Engine) -> String {

@@ -300,34 +300,55 @@ pub async fn search(
     }
     let (per_page, offset) = page.unwrap_or((i64::MAX / 4, 0));
     let (l, o) = (c.bind(Arg::Int(per_page)), c.bind(Arg::Int(offset)));
-    let sql = format!("{} LIMIT {l} OFFSET {o}", list_select(scope, &c, f));
+    let sql = if f.sort == SiteSort::Manager {
+        // The manager's name is in the joined contact: sorted with the whole rows.
+        format!("{} LIMIT {l} OFFSET {o}", list_select(scope, &c, f))
+    } else {
+        // The page's ids first, sorted from an index where one serves (postcode, then name),
+        // then only those rows read and joined: a page of a large company's list otherwise
+        // reads and sorts every matching row whole.
+        let (columns, joins) = list_parts(scope);
+        format!(
+            "SELECT {columns}
+             FROM (SELECT s.id FROM sites s WHERE {} ORDER BY {order} LIMIT {l} OFFSET {o}) page
+             JOIN sites s ON s.id = page.id {joins}
+             ORDER BY {order}",
+            c.where_clause(),
+            order = order_by(f),
+        )
+    };
     let rows = on_db!(db, |p| bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &c.args).fetch_all(p).await)?;
     Ok((rows, total))
 }
 
-/// The sorted `SELECT` of [`SiteListRow`]s under the conditions `c`.
-fn list_select(scope: Scope, c: &Conditions, f: &SiteFilter) -> String {
+/// The columns of a [`SiteListRow`] and the joins they need, `s` being the site.
+fn list_parts(scope: Scope) -> (String, &'static str) {
     // The client's code and name are only needed when the list spans clients.
-    let (client_cols, client_join) = if scope.client.is_none() {
+    let (client_cols, joins) = if scope.client.is_none() {
         (
             "cl.code AS client_code, cl.name AS client_name",
-            "JOIN clients cl ON cl.id = s.client_id AND cl.tenant_id = s.tenant_id",
+            "JOIN clients cl ON cl.id = s.client_id AND cl.tenant_id = s.tenant_id
+             LEFT JOIN contacts ct ON ct.id = s.site_manager_contact_id AND ct.tenant_id = s.tenant_id",
         )
     } else {
-        ("'' AS client_code, '' AS client_name", "")
+        (
+            "'' AS client_code, '' AS client_name",
+            "LEFT JOIN contacts ct ON ct.id = s.site_manager_contact_id AND ct.tenant_id = s.tenant_id",
+        )
     };
-    format!(
-        "SELECT s.id, s.client_id, {client_cols}, s.kind, s.parent_id, s.name, s.street_number, s.street, s.postcode,
+    let columns = format!(
+        "s.id, s.client_id, {client_cols}, s.kind, s.parent_id, s.name, s.street_number, s.street, s.postcode,
                 s.city_code, s.city, s.operation_type, s.phase, s.status, s.expected_date, s.actual_date,
                 s.permit_number, s.owner_name, s.dwellings, s.archived,
-                ct.id AS manager_id, ct.first_name AS manager_first_name, ct.last_name AS manager_last_name
-         FROM sites s {client_join}
-         LEFT JOIN contacts ct ON ct.id = s.site_manager_contact_id AND ct.tenant_id = s.tenant_id
-         WHERE {}
-         ORDER BY {}",
-        c.where_clause(),
-        order_by(f)
-    )
+                ct.id AS manager_id, ct.first_name AS manager_first_name, ct.last_name AS manager_last_name"
+    );
+    (columns, joins)
+}
+
+/// The sorted `SELECT` of [`SiteListRow`]s under the conditions `c`.
+fn list_select(scope: Scope, c: &Conditions, f: &SiteFilter) -> String {
+    let (columns, joins) = list_parts(scope);
+    format!("SELECT {columns} FROM sites s {joins} WHERE {} ORDER BY {}", c.where_clause(), order_by(f))
 }
 
 /// The conditions of [`search`], narrowed to `ids` when given (the ticked rows of a list).
