@@ -6,6 +6,7 @@ pub mod data;
 pub mod load;
 mod resources;
 pub mod signing;
+mod soak;
 pub mod xlsx;
 
 use std::path::PathBuf;
@@ -57,6 +58,12 @@ pub struct BenchArgs {
     /// Keep the generated data directory instead of deleting it.
     #[arg(long)]
     pub keep: bool,
+    /// Length of the soak run in seconds (`--only soak`, never part of the default run).
+    #[arg(long, default_value_t = 600)]
+    pub soak_secs: u64,
+    /// Concurrent connections of the soak run: client users, office staff and integrators.
+    #[arg(long, default_value_t = 200)]
+    pub soak_concurrency: usize,
 }
 
 #[derive(Serialize)]
@@ -94,6 +101,8 @@ struct Report {
     xlsx_writer: Option<xlsx::WriterBench>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seal_pdf: Option<signing::SealBench>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    soak: Option<soak::SoakReport>,
     scenarios: Vec<ScenarioReport>,
     budgets: Vec<BudgetReport>,
 }
@@ -311,6 +320,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             ratio_to_baseline: ratio,
         });
     }
+    // The soak runs only when asked for by its exact name: it takes ten minutes.
+    let soak = if args.only.as_deref() == Some("soak") {
+        let settings = soak::SoakSettings { seconds: args.soak_secs as f64, concurrency: args.soak_concurrency };
+        let r = soak::run(&base, &generated, &database_url, settings, engine_name, scale.name()).await?;
+        soak::print(&r);
+        all_ok &= r.verdict.errors_ok;
+        Some(r)
+    } else {
+        None
+    };
     let _ = stop.send(true);
     let _ = server.await;
 
@@ -378,6 +397,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
             ok: s.p99_ms <= 100.0,
         });
     }
+    if let Some(s) = &soak {
+        budgets.push(BudgetReport {
+            budget: "soak errors".into(),
+            limit: 0.0,
+            value: s.errors as f64,
+            unit: "",
+            ok: s.verdict.errors_ok,
+        });
+        budgets.push(BudgetReport {
+            budget: "soak RSS, last window / first after warm-up".into(),
+            limit: s.rss_start_mb * soak::MEMORY_FACTOR + soak::MEMORY_ALLOWANCE_MB,
+            value: s.rss_end_mb,
+            unit: "MB",
+            ok: s.verdict.memory_flat,
+        });
+        budgets.push(BudgetReport {
+            budget: "soak p50 and p99 drift, last windows / first".into(),
+            limit: soak::LATENCY_FACTOR,
+            value: (s.p50_last_ms / s.p50_first_ms.max(0.001)).max(s.p99_last_ms / s.p99_first_ms.max(0.001)),
+            unit: "×",
+            ok: s.verdict.latency_flat,
+        });
+    }
     println!();
     println!("Budgets ({}):", if scale == Scale::Medium { "échelle medium" } else { "indicatifs hors échelle medium" });
     for b in &budgets {
@@ -401,6 +443,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<bool> {
         digests,
         xlsx_writer,
         seal_pdf,
+        soak,
         scenarios: reports,
         budgets,
     };

@@ -51,7 +51,7 @@ fn kb_field(text: &str, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn rss_mb(pid: u32, field: &str) -> f64 {
+pub(super) fn rss_mb(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     kb_field(&status, field) / 1024.0
 }
