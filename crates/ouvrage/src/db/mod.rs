@@ -2,6 +2,7 @@
 //! the URL scheme. Queries are written once in portable SQL (`$1` placeholders work on both
 //! engines) and run on whichever engine backs the pool through [`on_db!`] and [`on_tx!`].
 
+pub mod conditions;
 mod migrate;
 
 use std::str::FromStr;
@@ -243,7 +244,9 @@ async fn connect_sqlite(url: &str, acquire_timeout: Duration) -> anyhow::Result<
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        // The log file is cut back to this size when it restarts (features::workers checkpoints).
+        .pragma("journal_size_limit", "67108864");
     // SQLite has one writer at a time; a handful of readers is plenty.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)

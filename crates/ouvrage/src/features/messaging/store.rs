@@ -2,6 +2,7 @@
 //! the tenant and the actor's client scope (`None` for staff), so a thread of another company
 //! or firm is never found.
 
+use crate::db::conditions::{Arg, Conditions, bind_all};
 use crate::db::{Db, Tx};
 use crate::domain::{ClientId, FileId, TenantId, UserId};
 use crate::{exec_db, exec_tx, on_db, on_tx};
@@ -40,7 +41,10 @@ pub struct ThreadRow {
     pub unread: i64,
 }
 
-const THREAD_SELECT: &str = "SELECT t.id, t.client_id, cl.code AS client_code, cl.name AS client_name, t.site_id,
+/// The columns of a [`ThreadRow`]; `user` is the placeholder of the user whose reads count.
+fn thread_select(user: &str) -> String {
+    format!(
+        "SELECT t.id, t.client_id, cl.code AS client_code, cl.name AS client_name, t.site_id,
         s.name AS site_name, t.subject, t.status, t.assigned_to, au.full_name AS assigned_name, t.last_message_id,
         t.last_message_at,
         CAST(CASE WHEN t.last_message_id > COALESCE(r.last_message_id, 0) THEN 1 ELSE 0 END AS BIGINT) AS unread
@@ -48,7 +52,9 @@ const THREAD_SELECT: &str = "SELECT t.id, t.client_id, cl.code AS client_code, c
  JOIN clients cl ON cl.id = t.client_id AND cl.tenant_id = t.tenant_id
  LEFT JOIN sites s ON s.id = t.site_id AND s.tenant_id = t.tenant_id
  LEFT JOIN users au ON au.id = t.assigned_to AND au.tenant_id = t.tenant_id
- LEFT JOIN thread_reads r ON r.thread_id = t.id AND r.user_id = $3";
+ LEFT JOIN thread_reads r ON r.thread_id = t.id AND r.user_id = {user}"
+    )
+}
 
 /// The threads the actor sees, newest message first.
 pub async fn list(
@@ -58,31 +64,43 @@ pub async fn list(
     user: UserId,
     f: &ThreadFilter,
 ) -> Result<Vec<ThreadRow>, sqlx::Error> {
+    // `$1` the tenant, `$2` the user (whose reads mark threads unread); then only the criteria
+    // given: `($n IS NULL OR …)` guards made the inbox scan every thread of the firm.
+    let mut c = Conditions::default();
+    c.bind(Arg::Int(tenant.0));
+    c.bind(Arg::Int(user.0));
+    c.push("t.tenant_id = $1");
+    for client in [scope, f.client].into_iter().flatten() {
+        let p = c.bind(Arg::Int(client.0));
+        c.push(format!("t.client_id = {p}"));
+    }
+    if !f.subject_pattern.is_empty() {
+        let p = c.bind(Arg::Text(f.subject_pattern.clone()));
+        c.push(format!("t.subject_key LIKE {p}"));
+    }
+    if let Some(site) = f.site {
+        let p = c.bind(Arg::Int(site));
+        c.push(format!("t.site_id = {p}"));
+    }
+    if !f.status.is_empty() {
+        let p = c.bind(Arg::Text(f.status.clone()));
+        c.push(format!("t.status = {p}"));
+    }
+    match f.assigned.as_str() {
+        "moi" => c.push("t.assigned_to = $2"),
+        "autre" => c.push("t.assigned_to IS NOT NULL AND t.assigned_to <> $2"),
+        "personne" => c.push("t.assigned_to IS NULL"),
+        _ => {}
+    }
+    if f.unread_only {
+        c.push("t.last_message_id > COALESCE(r.last_message_id, 0)");
+    }
     let sql = format!(
-        "{THREAD_SELECT}
-         WHERE t.tenant_id = $1 AND ($2 IS NULL OR t.client_id = $2)
-           AND ($4 = '' OR t.subject_key LIKE $4)
-           AND ($5 IS NULL OR t.site_id = $5)
-           AND ($6 IS NULL OR t.client_id = $6)
-           AND ($7 = '' OR t.status = $7)
-           AND ($8 = '' OR ($8 = 'moi' AND t.assigned_to = $3)
-                OR ($8 = 'autre' AND t.assigned_to IS NOT NULL AND t.assigned_to <> $3)
-                OR ($8 = 'personne' AND t.assigned_to IS NULL))
-           AND ($9 = FALSE OR t.last_message_id > COALESCE(r.last_message_id, 0))
-         ORDER BY t.last_message_at DESC, t.id DESC LIMIT {LIST_LIMIT}"
+        "{} WHERE {} ORDER BY t.last_message_at DESC, t.id DESC LIMIT {LIST_LIMIT}",
+        thread_select("$2"),
+        c.where_clause()
     );
-    on_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant)
-        .bind(scope)
-        .bind(user)
-        .bind(&f.subject_pattern)
-        .bind(f.site)
-        .bind(f.client)
-        .bind(&f.status)
-        .bind(&f.assigned)
-        .bind(f.unread_only)
-        .fetch_all(p)
-        .await)
+    on_db!(db, |p| bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())), &c.args).fetch_all(p).await)
 }
 
 /// One thread within the actor's scope.
@@ -93,7 +111,8 @@ pub async fn thread(
     user: UserId,
     id: i64,
 ) -> Result<Option<ThreadRow>, sqlx::Error> {
-    let sql = format!("{THREAD_SELECT} WHERE t.id = $4 AND t.tenant_id = $1 AND ($2 IS NULL OR t.client_id = $2)");
+    let sql =
+        format!("{} WHERE t.id = $4 AND t.tenant_id = $1 AND ($2 IS NULL OR t.client_id = $2)", thread_select("$3"));
     on_db!(db, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(tenant)
         .bind(scope)

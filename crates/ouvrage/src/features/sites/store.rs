@@ -6,6 +6,7 @@
 //! criteria that are set, so each query uses the index of its criteria (a client's postcode
 //! range, a date range…) instead of `($n IS NULL OR …)` guards that no planner can index.
 
+use crate::db::conditions::{Arg, Conditions, bind_all};
 use crate::db::{Db, Tx};
 use crate::domain::time::now_ms;
 use crate::domain::{ClientId, ContactId, SiteId, TenantId, UserId};
@@ -27,52 +28,6 @@ impl Scope {
     pub fn of(actor: &Actor) -> Scope {
         Scope { tenant: actor.tenant_id, client: actor.client_scope() }
     }
-}
-
-/// A value bound to a numbered placeholder of assembled SQL.
-#[derive(Debug, Clone)]
-enum Arg {
-    Int(i64),
-    Text(String),
-    Bool(bool),
-}
-
-/// Assembled SQL conditions with their bound values (`$1`, `$2`… in order).
-#[derive(Debug, Default)]
-struct Conditions {
-    sql: Vec<String>,
-    args: Vec<Arg>,
-}
-
-impl Conditions {
-    /// Binds `a` and returns its placeholder.
-    fn bind(&mut self, a: Arg) -> String {
-        self.args.push(a);
-        format!("${}", self.args.len())
-    }
-
-    fn push(&mut self, condition: String) {
-        self.sql.push(condition);
-    }
-
-    fn where_clause(&self) -> String {
-        self.sql.join(" AND ")
-    }
-}
-
-/// Binds `$args` in order on the query `$q` (run inside `on_db!`/`on_tx!`).
-macro_rules! bind_all {
-    ($q:expr, $args:expr) => {{
-        let mut q = $q;
-        for a in $args {
-            q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.as_str()),
-                Arg::Bool(v) => q.bind(*v),
-            };
-        }
-        q
-    }};
 }
 
 /// The sort orders of the site lists.
@@ -200,7 +155,7 @@ fn conditions(scope: Scope, f: &SiteFilter) -> Conditions {
             && scoped != asked
         {
             // A client user asking for another client's sites: nothing.
-            c.push("1 = 0".into());
+            c.push("1 = 0");
         }
     }
     let a = c.bind(Arg::Bool(f.archived));
@@ -252,7 +207,7 @@ fn conditions(scope: Scope, f: &SiteFilter) -> Conditions {
     }
     if f.incomplete {
         // Kept by triggers on site_requirements (migration 0009).
-        c.push("s.requirements_missing > 0".into());
+        c.push("s.requirements_missing > 0");
     }
     c
 }
